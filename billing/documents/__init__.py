@@ -1,0 +1,1 @@
+"""PDF documents: invoices and payment receipts."""

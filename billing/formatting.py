@@ -1,0 +1,44 @@
+"""Money and dates for people, per locale, through Babel.
+
+Used by the Jinja filters (web/jinja.py) and by documents and emails rendered in jobs (which do
+not load the web layer), so one set of rules formats money everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date as _babel_date
+from babel.dates import format_datetime as _babel_datetime
+from babel.numbers import format_currency
+
+from billing.money import to_major
+
+DEFAULT_LOCALE = "en_US"
+
+
+def safe_locale(locale: str | None) -> str:
+    """`locale` if Babel knows it, else the default (a bad stored value never breaks a page)."""
+    try:
+        return str(Locale.parse(locale or DEFAULT_LOCALE))
+    except (ValueError, UnknownLocaleError):
+        return DEFAULT_LOCALE
+
+
+def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
+    """'$1,234.50', '1.234,50 €', '¥1,235' — exact, from integer minor units."""
+    return format_currency(
+        to_major(amount_minor, currency), currency, locale=safe_locale(locale), currency_digits=True
+    )
+
+
+def format_day(value: date | None, locale: str | None = None, fmt: str = "medium") -> str:
+    return "" if value is None else _babel_date(value, format=fmt, locale=safe_locale(locale))
+
+
+def format_instant(value: datetime | None, locale: str | None = None) -> str:
+    """An instant in UTC, e.g. 'Nov 25, 2026, 3:14 PM UTC'."""
+    if value is None:
+        return ""
+    return _babel_datetime(value, format="medium", tzinfo=None, locale=safe_locale(locale)) + " UTC"

@@ -1,0 +1,240 @@
+"""Read-only look-ups for the portal and the admin.
+
+Portal callers always pass the signed-in user's account_id: a record of another account is
+reported as NotFound (the web answers 404), never as "forbidden", so ids reveal nothing.
+Lists use keyset pagination on (issue_date, id) / (created_at, id): page 500 costs what page 1
+costs, because the database seeks to the cursor through an index instead of skipping rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from billing.errors import NotFound
+from billing.models import (
+    Account,
+    CompanySettings,
+    Email,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentAllocation,
+    PaymentStatus,
+    Refund,
+)
+
+T = TypeVar("T")
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    newer: str | None  # cursor for the page before (newer items), None on the first page
+    older: str | None  # cursor for the next page (older items), None on the last page
+
+
+def _parse_cursor(unsafe_cursor: str | None, kind: type) -> tuple[Any, int] | None:
+    """'2026-03-01.42' -> (date(2026,3,1), 42); anything malformed is ignored (first page)."""
+    if not unsafe_cursor:
+        return None
+    key_text, _, id_text = unsafe_cursor.rpartition(".")
+    try:
+        key = date.fromisoformat(key_text) if kind is date else datetime.fromisoformat(key_text)
+        return key, int(id_text)
+    except ValueError:
+        return None
+
+
+def _cursor(key: date | datetime, id_: int) -> str:
+    return f"{key.isoformat()}.{id_}"
+
+
+def _keyset_page(
+    session: Session, query: Select, key_column, id_column, *, kind: type,
+    older: str | None, newer: str | None, limit: int, key_of,
+) -> Page:
+    """Newest-first page of `query` after cursor `older` or before cursor `newer`."""
+    limit = max(1, min(limit, 100))
+    after, before = _parse_cursor(older, kind), _parse_cursor(newer, kind)
+    keys = tuple_(key_column, id_column)
+    if before is not None:
+        rows = list(
+            session.scalars(
+                query.where(keys > before).order_by(key_column.asc(), id_column.asc()).limit(
+                    limit + 1
+                )
+            )
+        )
+        has_newer = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        has_older = True
+    else:
+        if after is not None:
+            query = query.where(keys < after)
+        rows = list(
+            session.scalars(
+                query.order_by(key_column.desc(), id_column.desc()).limit(limit + 1)
+            )
+        )
+        has_older = len(rows) > limit
+        rows = rows[:limit]
+        has_newer = after is not None
+    return Page(
+        items=rows,
+        newer=_cursor(*key_of(rows[0])) if rows and has_newer else None,
+        older=_cursor(*key_of(rows[-1])) if rows and has_older else None,
+    )
+
+
+def invoice_page(
+    session: Session, *, account_id: int | None, status: str | None = None,
+    search: str | None = None, older: str | None = None, newer: str | None = None,
+    limit: int = PAGE_SIZE, include_drafts: bool = False,
+) -> Page[Invoice]:
+    """Invoices newest first. account_id=None lists every account (admin only)."""
+    query = select(Invoice)
+    if account_id is not None:
+        query = query.where(Invoice.account_id == account_id)
+    else:
+        query = query.options(selectinload(Invoice.account))
+    if status in InvoiceStatus.__members__.values():
+        query = query.where(Invoice.status == status)
+    elif not include_drafts:
+        query = query.where(Invoice.status != InvoiceStatus.DRAFT)
+    if search:
+        query = query.where(func.lower(Invoice.number).contains(search.strip().lower()[:40]))
+    return _keyset_page(
+        session, query, Invoice.issue_date, Invoice.id, kind=date, older=older, newer=newer,
+        limit=limit, key_of=lambda inv: (inv.issue_date, inv.id),
+    )
+
+
+def get_invoice(session: Session, *, invoice_id: int, account_id: int | None) -> Invoice:
+    """One invoice with its lines. For a portal account, drafts and other accounts' invoices
+    raise NotFound."""
+    invoice = session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id).options(selectinload(Invoice.lines))
+    )
+    if invoice is None or (
+        account_id is not None
+        and (invoice.account_id != account_id or invoice.status == InvoiceStatus.DRAFT)
+    ):
+        raise NotFound(f"invoice {invoice_id}")
+    return invoice
+
+
+def invoice_payments(session: Session, invoice_id: int) -> list[tuple[Payment, int]]:
+    """Successful payments applied to the invoice, with the amount applied to it."""
+    rows = session.execute(
+        select(Payment, PaymentAllocation.amount_minor)
+        .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(
+            PaymentAllocation.invoice_id == invoice_id, Payment.status == PaymentStatus.SUCCEEDED
+        )
+        .order_by(Payment.received_date, Payment.id)
+    )
+    return [(payment, amount) for payment, amount in rows]
+
+
+def invoice_refunds(session: Session, invoice_id: int) -> list[Refund]:
+    return list(
+        session.scalars(select(Refund).where(Refund.invoice_id == invoice_id).order_by(Refund.id))
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    outstanding_minor: int
+    open_count: int
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    balances: list[Balance]
+    overdue_count: int
+    next_due_date: date | None
+
+
+def account_summary(session: Session, *, account_id: int, today: date) -> AccountSummary:
+    """Outstanding balance per currency, overdue count and next due date, in two queries."""
+    owing = (Invoice.account_id == account_id) & Invoice.status.in_(
+        [InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE]
+    )
+    balances = [
+        Balance(currency, outstanding, count)
+        for currency, outstanding, count in session.execute(
+            select(Invoice.currency, func.sum(Invoice.amount_due_minor), func.count())
+            .where(owing)
+            .group_by(Invoice.currency)
+            .order_by(Invoice.currency)
+        )
+    ]
+    open_only = (Invoice.account_id == account_id) & (Invoice.status == InvoiceStatus.OPEN)
+    overdue, next_due = session.execute(
+        select(
+            func.count().filter(Invoice.due_date < today),
+            func.min(Invoice.due_date).filter(Invoice.due_date >= today),
+        ).where(open_only)
+    ).one()
+    return AccountSummary(balances, overdue or 0, next_due)
+
+
+def payment_page(
+    session: Session, *, account_id: int | None, older: str | None = None,
+    newer: str | None = None, limit: int = PAGE_SIZE,
+) -> Page[Payment]:
+    """Payments newest first, with their allocations and invoices loaded."""
+    query = select(Payment).options(
+        selectinload(Payment.allocations).selectinload(PaymentAllocation.invoice)
+    )
+    if account_id is not None:
+        query = query.where(Payment.account_id == account_id)
+    return _keyset_page(
+        session, query, Payment.created_at, Payment.id, kind=datetime, older=older, newer=newer,
+        limit=limit, key_of=lambda p: (p.created_at, p.id),
+    )
+
+
+def get_payment(session: Session, *, payment_id: int, account_id: int | None) -> Payment:
+    payment = session.scalar(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .options(
+            selectinload(Payment.allocations).selectinload(PaymentAllocation.invoice),
+            selectinload(Payment.refunds),
+        )
+    )
+    if payment is None or (account_id is not None and payment.account_id != account_id):
+        raise NotFound(f"payment {payment_id}")
+    return payment
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id}")
+    return account
+
+
+def company(session: Session) -> CompanySettings:
+    """The company's settings; an unsaved default before anyone has saved them."""
+    return session.scalar(select(CompanySettings).order_by(CompanySettings.id).limit(1)) or (
+        CompanySettings(name="Your Company", default_currency="USD", address="", invoice_footer="")
+    )
+
+
+def email_page(
+    session: Session, *, older: str | None = None, newer: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page[Email]:
+    return _keyset_page(
+        session, select(Email), Email.created_at, Email.id, kind=datetime, older=older,
+        newer=newer, limit=limit, key_of=lambda e: (e.created_at, e.id),
+    )

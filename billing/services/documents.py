@@ -1,0 +1,54 @@
+"""Documents customers receive: invoice and receipt PDFs. Loads what a document shows (through
+account-scoped queries), renders it with billing.documents.pdf, and registers each kind as an
+email attachment. Read-only."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from billing import queries
+from billing.documents.pdf import render_invoice_pdf, render_receipt_pdf
+from billing.services import emails
+
+
+def invoice_pdf(
+    session: Session, *, invoice_id: int, account_id: int | None
+) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of an invoice; raises NotFound outside `account_id`."""
+    invoice = queries.get_invoice(session, invoice_id=invoice_id, account_id=account_id)
+    data = render_invoice_pdf(
+        invoice,
+        account=queries.get_account(session, invoice.account_id),
+        company=queries.company(session),
+        payments=queries.invoice_payments(session, invoice.id),
+        refunds=queries.invoice_refunds(session, invoice.id),
+    )
+    return f"invoice-{invoice.display_number}.pdf".replace(" ", "-"), data
+
+
+def receipt_pdf(
+    session: Session, *, payment_id: int, account_id: int | None
+) -> tuple[str, bytes]:
+    """(filename, PDF bytes) of a payment receipt; raises NotFound outside `account_id`."""
+    payment = queries.get_payment(session, payment_id=payment_id, account_id=account_id)
+    data = render_receipt_pdf(
+        payment,
+        account=queries.get_account(session, payment.account_id),
+        company=queries.company(session),
+        applied=[(a.invoice, a.amount_minor) for a in payment.allocations],
+    )
+    return f"receipt-{payment.receipt_number}.pdf", data
+
+
+def _invoice_attachment(session: Session, invoice_id: int) -> tuple[str, str, bytes]:
+    filename, data = invoice_pdf(session, invoice_id=invoice_id, account_id=None)
+    return filename, "application/pdf", data
+
+
+def _receipt_attachment(session: Session, payment_id: int) -> tuple[str, str, bytes]:
+    filename, data = receipt_pdf(session, payment_id=payment_id, account_id=None)
+    return filename, "application/pdf", data
+
+
+emails.ATTACHMENT_RENDERERS["invoice_pdf"] = _invoice_attachment
+emails.ATTACHMENT_RENDERERS["receipt_pdf"] = _receipt_attachment

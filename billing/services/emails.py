@@ -1,0 +1,175 @@
+"""Queuing and sending email.
+
+`queue_email` renders templates/emails/<template>.{subject,txt,html} into an `emails` row in the
+caller's transaction and defers the send job; `send_email` is that job's service. Sending is
+at-least-once: a crash between the SMTP server accepting a message and the commit that marks it
+sent can send it again, which is the right failure for email (a lost receipt is worse).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import outbox
+from billing.formatting import format_day, format_money
+from billing.models import Email, EmailStatus
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "emails"
+MAX_ATTEMPTS = 8
+REDACTED = "(This message held a one-time sign-in link. It was removed after delivery.)"
+
+# kind -> function(session, id) -> (filename, mime type, bytes); registered by the documents
+# service so this module does not depend on every kind of document.
+ATTACHMENT_RENDERERS: dict[str, Callable[[Session, int], tuple[str, str, bytes]]] = {}
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = lambda minor, currency, locale=None: format_money(
+        minor, currency, locale
+    )
+    env.filters["day"] = lambda value, locale=None: format_day(value, locale)
+    return env
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) of an email template with `context`."""
+    env = _environment()
+    subject = env.get_template(f"{template}.subject").render(context).strip()
+    return subject, env.get_template(f"{template}.txt").render(context), env.get_template(
+        f"{template}.html"
+    ).render(context)
+
+
+def queue_email(
+    session: Session,
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    now: datetime,
+    account_id: int | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    sensitive: bool = False,
+) -> Email:
+    """Add an email to the outbox in the caller's transaction; the send job starts on commit."""
+    subject, text, html = render(template, context)
+    email = Email(
+        account_id=account_id,
+        to_address=to,
+        subject=subject,
+        template=template,
+        text_body=text,
+        html_body=html,
+        attachments=attachments or [],
+        is_sensitive=sensitive,
+        status=EmailStatus.QUEUED,
+        created_at=now,
+    )
+    session.add(email)
+    session.flush()
+    outbox.defer(session, "send_email", email_id=email.id)
+    return email
+
+
+def send_email(
+    session: Session, *, email_id: int, smtp_url: str | None, mail_from: str, now: datetime
+) -> EmailStatus | None:
+    """Deliver one queued email over SMTP and record the outcome. Idempotent: an email that is
+    no longer queued is left alone. With no SMTP configured it is marked LOGGED (readable in
+    the admin's email log). An SMTP failure is recorded and re-raised so the job retries; after
+    MAX_ATTEMPTS the email is marked FAILED. Returns the new status (None if not found)."""
+    email = session.scalar(select(Email).where(Email.id == email_id).with_for_update())
+    if email is None or email.status != EmailStatus.QUEUED:
+        session.rollback()
+        return email.status if email else None
+    if not smtp_url:
+        email.status = EmailStatus.LOGGED
+        session.commit()
+        return email.status
+    message = _build_message(session, email, mail_from)
+    try:
+        _deliver(smtp_url, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        email.attempts += 1
+        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if email.attempts >= MAX_ATTEMPTS:
+            email.status = EmailStatus.FAILED
+        session.commit()
+        raise
+    email.status = EmailStatus.SENT
+    email.sent_at = now
+    email.attempts += 1
+    email.last_error = ""
+    if email.is_sensitive:
+        email.text_body = email.html_body = REDACTED
+    session.commit()
+    return email.status
+
+
+def _build_message(session: Session, email: Email, mail_from: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = email.to_address
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(idstring=f"paydesk-{email.id}")
+    message.set_content(email.text_body)
+    message.add_alternative(email.html_body, subtype="html")
+    for attachment in email.attachments:
+        filename, mime, data = ATTACHMENT_RENDERERS[attachment["kind"]](session, attachment["id"])
+        maintype, subtype = mime.split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+def _deliver(smtp_url: str, message: EmailMessage, timeout: float = 20) -> None:
+    """Send over smtp://[user:pass@]host[:port][?starttls=1] or smtps://…"""
+    url = urlsplit(smtp_url)
+    query = parse_qs(url.query)
+    host, port = url.hostname or "localhost", url.port
+    context = ssl.create_default_context()
+    if url.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port or 465, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(host, port or 25, timeout=timeout)
+    with client:
+        if url.scheme == "smtp" and (query.get("starttls") == ["1"] or port == 587):
+            client.starttls(context=context)
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)
+
+
+def queued_email_ids(session: Session, *, older_than: datetime, limit: int = 500) -> list[int]:
+    """Emails still queued since before `older_than` (for the sweeper). Read-only."""
+    return list(
+        session.scalars(
+            select(Email.id)
+            .where(Email.status == EmailStatus.QUEUED, Email.created_at < older_than)
+            .order_by(Email.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,1 @@
+"""The Flask shell: app factory, extensions, signed-in user, errors, Jinja filters."""

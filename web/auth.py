@@ -1,0 +1,83 @@
+"""Who is signed in. flask-login stores "<realm>:<session token>" in the signed session cookie;
+each request looks the token's hash up in auth_sessions, so signing out (which deletes the row)
+really ends the session, even for a copied cookie.
+
+Customers and staff sign in separately: views declare which realm they need with
+`portal_login_required` or `staff_login_required` (optionally with roles).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from billing.clock import utcnow
+from billing.models import PortalUser, Realm, StaffRole, StaffUser
+from billing.services import auth as auth_service
+from web.extensions import db, login_manager
+
+
+class SignedInUser:
+    """The model of the signed-in person plus the session token; attributes pass through."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user: PortalUser | StaffUser, token: str) -> None:
+        self.user = user
+        self.token = token
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active
+
+    def get_id(self) -> str:
+        return f"{self.user.realm}:{self.token}"
+
+    def __getattr__(self, name: str):
+        return getattr(self.user, name)
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> SignedInUser | None:
+    realm_text, _, token = session_id.partition(":")
+    if realm_text not in Realm.__members__.values() or not token:
+        return None
+    user = auth_service.user_for_session(
+        db.session, realm=Realm(realm_text), token=token, now=utcnow()
+    )
+    return SignedInUser(user, token) if user else None
+
+
+def limits() -> auth_service.Limits:
+    return current_app.extensions["paydesk.auth_limits"]
+
+
+def client_ip() -> str:
+    """The client's address (ProxyFix, when configured, makes this the real one)."""
+    return (request.remote_addr or "unknown")[:45]
+
+
+def _login_required(realm: Realm, login_endpoint: str, roles: frozenset[str] | None = None):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated or current_user.realm != realm:
+                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+            if roles is not None and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+portal_login_required = _login_required(Realm.PORTAL, "portal.login")
+staff_login_required = _login_required(Realm.STAFF, "admin.login")
+
+
+def staff_role_required(*roles: StaffRole):
+    return _login_required(Realm.STAFF, "admin.login", frozenset(roles))

@@ -1,0 +1,32 @@
+"""Jinja filters: money and dates are formatted here (through billing.formatting, per locale)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import current_user
+
+from billing.formatting import format_day, format_instant, format_money
+
+
+def _viewer_locale() -> str | None:
+    if getattr(current_user, "is_authenticated", False) and current_user.realm == "portal":
+        return current_user.account.locale
+    return None
+
+
+def init_app(app: Flask) -> None:
+    @app.template_filter("money")
+    def money(amount_minor: int, currency: str, locale: str | None = None) -> str:
+        return format_money(amount_minor, currency, locale or _viewer_locale())
+
+    @app.template_filter("day")
+    def day(value, locale: str | None = None) -> str:
+        return format_day(value, locale or _viewer_locale())
+
+    @app.template_filter("instant")
+    def instant(value, locale: str | None = None) -> str:
+        return format_instant(value, locale or _viewer_locale())
+
+    @app.template_filter("label")
+    def label(value) -> str:
+        return str(value).replace("_", " ").capitalize()

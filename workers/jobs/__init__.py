@@ -1,0 +1,5 @@
+"""Jobs: ids in, one service call, safe to run twice. TASKS names every job the outbox defers."""
+
+TASKS = {
+    "send_email": "workers.jobs.emails.send_email_job",
+}
