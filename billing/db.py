@@ -49,7 +49,7 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys on and a busy timeout for the demo's threads."""
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout for threads."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
@@ -67,5 +67,5 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
-    """Sessions that keep loaded objects usable after commit (views render after services commit)."""
+    """Sessions whose objects stay usable after commit (views render after services commit)."""
     return sessionmaker(bind=engine, expire_on_commit=False)

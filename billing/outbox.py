@@ -50,4 +50,3 @@ def _safe_dispatch(dispatcher: Dispatcher, task: str, ids: dict[str, Any]) -> No
     except Exception:
         # The row stays queued; the sweeper dispatches it again when the queue is back.
         log.warning("could not dispatch %s %s; the sweeper will retry", task, ids, exc_info=True)
-

@@ -56,8 +56,16 @@ def _cursor(key: date | datetime, id_: int) -> str:
 
 
 def _keyset_page(
-    session: Session, query: Select, key_column, id_column, *, kind: type,
-    older: str | None, newer: str | None, limit: int, key_of,
+    session: Session,
+    query: Select,
+    key_column,
+    id_column,
+    *,
+    kind: type,
+    older: str | None,
+    newer: str | None,
+    limit: int,
+    key_of,
 ) -> Page:
     """Newest-first page of `query` after cursor `older` or before cursor `newer`."""
     limit = max(1, min(limit, 100))
@@ -66,9 +74,9 @@ def _keyset_page(
     if before is not None:
         rows = list(
             session.scalars(
-                query.where(keys > before).order_by(key_column.asc(), id_column.asc()).limit(
-                    limit + 1
-                )
+                query.where(keys > before)
+                .order_by(key_column.asc(), id_column.asc())
+                .limit(limit + 1)
             )
         )
         has_newer = len(rows) > limit
@@ -78,9 +86,7 @@ def _keyset_page(
         if after is not None:
             query = query.where(keys < after)
         rows = list(
-            session.scalars(
-                query.order_by(key_column.desc(), id_column.desc()).limit(limit + 1)
-            )
+            session.scalars(query.order_by(key_column.desc(), id_column.desc()).limit(limit + 1))
         )
         has_older = len(rows) > limit
         rows = rows[:limit]
@@ -93,9 +99,15 @@ def _keyset_page(
 
 
 def invoice_page(
-    session: Session, *, account_id: int | None, status: str | None = None,
-    search: str | None = None, older: str | None = None, newer: str | None = None,
-    limit: int = PAGE_SIZE, include_drafts: bool = False,
+    session: Session,
+    *,
+    account_id: int | None,
+    status: str | None = None,
+    search: str | None = None,
+    older: str | None = None,
+    newer: str | None = None,
+    limit: int = PAGE_SIZE,
+    include_drafts: bool = False,
 ) -> Page[Invoice]:
     """Invoices newest first. account_id=None lists every account (admin only)."""
     query = select(Invoice)
@@ -110,8 +122,15 @@ def invoice_page(
     if search:
         query = query.where(func.lower(Invoice.number).contains(search.strip().lower()[:40]))
     return _keyset_page(
-        session, query, Invoice.issue_date, Invoice.id, kind=date, older=older, newer=newer,
-        limit=limit, key_of=lambda inv: (inv.issue_date, inv.id),
+        session,
+        query,
+        Invoice.issue_date,
+        Invoice.id,
+        kind=date,
+        older=older,
+        newer=newer,
+        limit=limit,
+        key_of=lambda inv: (inv.issue_date, inv.id),
     )
 
 
@@ -187,8 +206,12 @@ def account_summary(session: Session, *, account_id: int, today: date) -> Accoun
 
 
 def payment_page(
-    session: Session, *, account_id: int | None, older: str | None = None,
-    newer: str | None = None, limit: int = PAGE_SIZE,
+    session: Session,
+    *,
+    account_id: int | None,
+    older: str | None = None,
+    newer: str | None = None,
+    limit: int = PAGE_SIZE,
 ) -> Page[Payment]:
     """Payments newest first, with their allocations and invoices loaded."""
     query = select(Payment).options(
@@ -197,8 +220,15 @@ def payment_page(
     if account_id is not None:
         query = query.where(Payment.account_id == account_id)
     return _keyset_page(
-        session, query, Payment.created_at, Payment.id, kind=datetime, older=older, newer=newer,
-        limit=limit, key_of=lambda p: (p.created_at, p.id),
+        session,
+        query,
+        Payment.created_at,
+        Payment.id,
+        kind=datetime,
+        older=older,
+        newer=newer,
+        limit=limit,
+        key_of=lambda p: (p.created_at, p.id),
     )
 
 
@@ -231,10 +261,20 @@ def company(session: Session) -> CompanySettings:
 
 
 def email_page(
-    session: Session, *, older: str | None = None, newer: str | None = None,
+    session: Session,
+    *,
+    older: str | None = None,
+    newer: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> Page[Email]:
     return _keyset_page(
-        session, select(Email), Email.created_at, Email.id, kind=datetime, older=older,
-        newer=newer, limit=limit, key_of=lambda e: (e.created_at, e.id),
+        session,
+        select(Email),
+        Email.created_at,
+        Email.id,
+        kind=datetime,
+        older=older,
+        newer=newer,
+        limit=limit,
+        key_of=lambda e: (e.created_at, e.id),
     )

@@ -9,7 +9,7 @@ For the invoice:  subtotal = sum(amount)
                   discount = sum(discount_share)  (== the discount asked for, capped at subtotal)
                   tax      = sum(tax)
                   total    = subtotal - discount + tax
-After issue:      amount_due = total - amount_paid; refunds return money but do not reopen an invoice
+After issue:      amount_due = total - amount_paid; refunds return money but never reopen one
                   (amount_refunded <= amount_paid <= total). The same equations are CHECK
                   constraints on the invoices table.
 """

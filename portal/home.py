@@ -23,7 +23,11 @@ def brand_logo():
     company = queries.company(db.session)
     if not company.logo:
         abort(404)
-    return company.logo, 200, {
-        "Content-Type": company.logo_mime or "image/png",
-        "Cache-Control": "public, max-age=300",
-    }
+    return (
+        company.logo,
+        200,
+        {
+            "Content-Type": company.logo_mime or "image/png",
+            "Cache-Control": "public, max-age=300",
+        },
+    )

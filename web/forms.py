@@ -23,7 +23,15 @@ class ConfirmForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=f"Use at least {MIN_PASSWORD_LENGTH} characters "
+                f"(and at most {MAX_PASSWORD_LENGTH}).",
+            ),
+        ],
     )
     confirm = PasswordField(
         "Repeat the new password",

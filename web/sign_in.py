@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from billing.clock import utcnow
@@ -49,8 +58,13 @@ def register(blueprint: Blueprint, realm: Realm, home_endpoint: str) -> None:
         if form.validate_on_submit():
             try:
                 user, token = auth_service.sign_in_with_password(
-                    db.session, realm=realm, unsafe_email=form.email.data,
-                    password=form.password.data, ip=client_ip(), now=utcnow(), limits=limits(),
+                    db.session,
+                    realm=realm,
+                    unsafe_email=form.email.data,
+                    password=form.password.data,
+                    ip=client_ip(),
+                    now=utcnow(),
+                    limits=limits(),
                 )
             except (AuthenticationFailed, RateLimited) as exc:
                 flash(str(exc), "error")
@@ -66,8 +80,13 @@ def register(blueprint: Blueprint, realm: Realm, home_endpoint: str) -> None:
         if form.validate_on_submit():
             try:
                 auth_service.request_link(
-                    db.session, realm=realm, purpose=purpose, unsafe_email=form.email.data,
-                    ip=client_ip(), now=utcnow(), limits=limits(),
+                    db.session,
+                    realm=realm,
+                    purpose=purpose,
+                    unsafe_email=form.email.data,
+                    ip=client_ip(),
+                    now=utcnow(),
+                    limits=limits(),
                     base_url=current_app.extensions["paydesk.settings"].base_url,
                 )
             except RateLimited as exc:
@@ -89,14 +108,23 @@ def register(blueprint: Blueprint, realm: Realm, home_endpoint: str) -> None:
         try:
             if form.validate_on_submit():
                 user, session_token = auth_service.sign_in_with_link(
-                    db.session, realm=realm, token=token, ip=client_ip(), now=utcnow(),
+                    db.session,
+                    realm=realm,
+                    token=token,
+                    ip=client_ip(),
+                    now=utcnow(),
                     limits=limits(),
                 )
                 _start(user, session_token)
                 return redirect(_home())
             auth_service.check_link(
-                db.session, realm=realm, purpose=TokenPurpose.MAGIC_LINK, token=token,
-                ip=client_ip(), now=utcnow(), limits=limits(),
+                db.session,
+                realm=realm,
+                purpose=TokenPurpose.MAGIC_LINK,
+                token=token,
+                ip=client_ip(),
+                now=utcnow(),
+                limits=limits(),
             )
         except (TokenInvalid, RateLimited) as exc:
             return render_template("auth/link_invalid.html", message=str(exc), **page), (
@@ -114,15 +142,25 @@ def register(blueprint: Blueprint, realm: Realm, home_endpoint: str) -> None:
         try:
             if form.validate_on_submit():
                 user, session_token = auth_service.reset_password(
-                    db.session, realm=realm, token=token, new_password=form.password.data,
-                    ip=client_ip(), now=utcnow(), limits=limits(),
+                    db.session,
+                    realm=realm,
+                    token=token,
+                    new_password=form.password.data,
+                    ip=client_ip(),
+                    now=utcnow(),
+                    limits=limits(),
                 )
                 _start(user, session_token)
                 flash("Your password has been changed.", "info")
                 return redirect(_home())
             auth_service.check_link(
-                db.session, realm=realm, purpose=TokenPurpose.PASSWORD_RESET, token=token,
-                ip=client_ip(), now=utcnow(), limits=limits(),
+                db.session,
+                realm=realm,
+                purpose=TokenPurpose.PASSWORD_RESET,
+                token=token,
+                ip=client_ip(),
+                now=utcnow(),
+                limits=limits(),
             )
         except ValidationFailed as exc:
             form.password.errors = [exc.errors["password"]]

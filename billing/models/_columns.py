@@ -1,4 +1,4 @@
-"""Column helpers shared by the models so every table spells ids, money and instants the same way."""
+"""Column helpers, so every table spells ids, money and instants the same way."""
 
 from datetime import datetime
 

@@ -54,9 +54,7 @@ class PortalUser(_Credentials, Base):
     role: Mapped[PortalRole] = mapped_column(String(16), default=PortalRole.VIEWER)
     account: Mapped[Account] = relationship(lazy="joined")
 
-    __table_args__ = (
-        CheckConstraint("role IN ('owner', 'billing', 'viewer')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('owner', 'billing', 'viewer')", name="role"),)
 
 
 class StaffUser(_Credentials, Base):
@@ -65,9 +63,7 @@ class StaffUser(_Credentials, Base):
 
     role: Mapped[StaffRole] = mapped_column(String(16), default=StaffRole.READ_ONLY)
 
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'accountant', 'read_only')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin', 'accountant', 'read_only')", name="role"),)
 
 
 class PortalIdentity(Base):
@@ -81,7 +77,9 @@ class PortalIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = instant(nullable=False)
 
-    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_portal_identities_issuer_subject"),)
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_portal_identities_issuer_subject"),
+    )
 
 
 class _BelongsToUser:
@@ -119,7 +117,7 @@ class AuthSession(_BelongsToUser, Base):
 
 class TokenPurpose(StrEnum):
     MAGIC_LINK = "magic_link"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a secret)
 
 
 class LoginToken(_BelongsToUser, Base):
@@ -141,7 +139,7 @@ class LoginToken(_BelongsToUser, Base):
 
 
 class AttemptKind(StrEnum):
-    PASSWORD = "password"  # a sign-in with a password; failures count
+    PASSWORD = "password"  # noqa: S105 — a sign-in with a password; failures count
     LINK_REQUEST = "link_request"  # asking for a magic link or reset link; every request counts
     LINK_REDEEM = "link_redeem"  # opening or using an emailed link; failures count
 

@@ -80,7 +80,13 @@ def _find_user(session: Session, realm: Realm, email: str) -> User | None:
 
 
 def _check_rate_limit(
-    session: Session, *, realm: Realm, kind: AttemptKind, email: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    kind: AttemptKind,
+    email: str,
+    ip: str,
+    now: datetime,
     limits: Limits,
 ) -> None:
     """Raise RateLimited when this email or this IP used up its attempts of `kind`."""
@@ -103,7 +109,13 @@ def _check_rate_limit(
 
 
 def _note_attempt(
-    session: Session, *, realm: Realm, kind: AttemptKind, email: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    kind: AttemptKind,
+    email: str,
+    ip: str,
+    now: datetime,
     succeeded: bool,
 ) -> None:
     session.add(
@@ -112,7 +124,13 @@ def _note_attempt(
 
 
 def sign_in_with_password(
-    session: Session, *, realm: Realm, unsafe_email: str, password: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    unsafe_email: str,
+    password: str,
+    ip: str,
+    now: datetime,
     limits: Limits,
 ) -> tuple[User, str]:
     """Check the password and start a session; returns (user, session token).
@@ -122,9 +140,7 @@ def sign_in_with_password(
     """
     email = normalize_email(unsafe_email)
     kind = AttemptKind.PASSWORD
-    _check_rate_limit(
-        session, realm=realm, kind=kind, email=email, ip=ip, now=now, limits=limits
-    )
+    _check_rate_limit(session, realm=realm, kind=kind, email=email, ip=ip, now=now, limits=limits)
     user = _find_user(session, realm, email)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     _note_attempt(session, realm=realm, kind=kind, email=email, ip=ip, now=now, succeeded=ok)
@@ -175,8 +191,15 @@ def sign_out(session: Session, *, token: str) -> None:
 
 
 def request_link(
-    session: Session, *, realm: Realm, purpose: TokenPurpose, unsafe_email: str, ip: str,
-    now: datetime, limits: Limits, base_url: str,
+    session: Session,
+    *,
+    realm: Realm,
+    purpose: TokenPurpose,
+    unsafe_email: str,
+    ip: str,
+    now: datetime,
+    limits: Limits,
+    base_url: str,
 ) -> None:
     """Email a magic sign-in or password-reset link to the user with this email, if any.
 
@@ -218,7 +241,12 @@ def request_link(
 
 
 def _live_token(
-    session: Session, *, realm: Realm, purpose: TokenPurpose, token: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    purpose: TokenPurpose,
+    token: str,
+    now: datetime,
     lock: bool = False,
 ) -> LoginToken | None:
     query = select(LoginToken).where(
@@ -234,16 +262,28 @@ def _live_token(
 
 
 def check_link(
-    session: Session, *, realm: Realm, purpose: TokenPurpose, token: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    purpose: TokenPurpose,
+    token: str,
+    ip: str,
+    now: datetime,
     limits: Limits,
 ) -> None:
     """Raise TokenInvalid unless `token` is a live link (the GET that shows the button).
 
     Unknown tokens count toward the IP's limit (RateLimited). Commits only a failure record.
     """
-    _redeem_guard(session, realm=realm, token_ok=_live_token(
-        session, realm=realm, purpose=purpose, token=token, now=now
-    ) is not None, ip=ip, now=now, limits=limits)
+    _redeem_guard(
+        session,
+        realm=realm,
+        token_ok=_live_token(session, realm=realm, purpose=purpose, token=token, now=now)
+        is not None,
+        ip=ip,
+        now=now,
+        limits=limits,
+    )
 
 
 def _redeem_guard(
@@ -258,13 +298,23 @@ def _redeem_guard(
 
 
 def _consume(
-    session: Session, *, realm: Realm, purpose: TokenPurpose, token: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    purpose: TokenPurpose,
+    token: str,
+    ip: str,
+    now: datetime,
     limits: Limits,
 ) -> User:
     row = _live_token(session, realm=realm, purpose=purpose, token=token, now=now, lock=True)
     user = session.get(USER_MODELS[realm], row.user_id) if row else None
     _redeem_guard(
-        session, realm=realm, token_ok=user is not None and user.is_active, ip=ip, now=now,
+        session,
+        realm=realm,
+        token_ok=user is not None and user.is_active,
+        ip=ip,
+        now=now,
         limits=limits,
     )
     row.used_at = now
@@ -276,7 +326,12 @@ def sign_in_with_link(
 ) -> tuple[User, str]:
     """Redeem a magic link once and start a session; raises TokenInvalid, RateLimited. Commits."""
     user = _consume(
-        session, realm=realm, purpose=TokenPurpose.MAGIC_LINK, token=token, ip=ip, now=now,
+        session,
+        realm=realm,
+        purpose=TokenPurpose.MAGIC_LINK,
+        token=token,
+        ip=ip,
+        now=now,
         limits=limits,
     )
     session_token = _start_session(session, user, ip=ip, now=now, limits=limits)
@@ -285,7 +340,13 @@ def sign_in_with_link(
 
 
 def reset_password(
-    session: Session, *, realm: Realm, token: str, new_password: str, ip: str, now: datetime,
+    session: Session,
+    *,
+    realm: Realm,
+    token: str,
+    new_password: str,
+    ip: str,
+    now: datetime,
     limits: Limits,
 ) -> tuple[User, str]:
     """Set a new password with a reset link, end every other session of the user and sign in.
@@ -297,13 +358,20 @@ def reset_password(
     if problem:
         raise ValidationFailed({"password": problem})
     user = _consume(
-        session, realm=realm, purpose=TokenPurpose.PASSWORD_RESET, token=token, ip=ip, now=now,
+        session,
+        realm=realm,
+        purpose=TokenPurpose.PASSWORD_RESET,
+        token=token,
+        ip=ip,
+        now=now,
         limits=limits,
     )
     user.password_hash = passwords.hash_password(new_password)
-    session.execute(delete(AuthSession).where(*[
-        getattr(AuthSession, column) == value for column, value in _owner(user).items()
-    ]))
+    session.execute(
+        delete(AuthSession).where(
+            *[getattr(AuthSession, column) == value for column, value in _owner(user).items()]
+        )
+    )
     session_token = _start_session(session, user, ip=ip, now=now, limits=limits)
     session.commit()
     return user, session_token
@@ -316,7 +384,9 @@ def forget_old_attempts(session: Session, *, now: datetime, keep: timedelta) -> 
         session.execute(delete(AuthAttempt).where(AuthAttempt.at < cutoff)).rowcount,
         session.execute(delete(AuthSession).where(AuthSession.expires_at < now)).rowcount,
         session.execute(
-            delete(LoginToken).where(or_(LoginToken.expires_at < cutoff, LoginToken.used_at < cutoff))
+            delete(LoginToken).where(
+                or_(LoginToken.expires_at < cutoff, LoginToken.used_at < cutoff)
+            )
         ).rowcount,
     ]
     session.commit()

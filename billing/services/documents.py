@@ -11,9 +11,7 @@ from billing.documents.pdf import render_invoice_pdf, render_receipt_pdf
 from billing.services import emails
 
 
-def invoice_pdf(
-    session: Session, *, invoice_id: int, account_id: int | None
-) -> tuple[str, bytes]:
+def invoice_pdf(session: Session, *, invoice_id: int, account_id: int | None) -> tuple[str, bytes]:
     """(filename, PDF bytes) of an invoice; raises NotFound outside `account_id`."""
     invoice = queries.get_invoice(session, invoice_id=invoice_id, account_id=account_id)
     data = render_invoice_pdf(
@@ -26,9 +24,7 @@ def invoice_pdf(
     return f"invoice-{invoice.display_number}.pdf".replace(" ", "-"), data
 
 
-def receipt_pdf(
-    session: Session, *, payment_id: int, account_id: int | None
-) -> tuple[str, bytes]:
+def receipt_pdf(session: Session, *, payment_id: int, account_id: int | None) -> tuple[str, bytes]:
     """(filename, PDF bytes) of a payment receipt; raises NotFound outside `account_id`."""
     payment = queries.get_payment(session, payment_id=payment_id, account_id=account_id)
     data = render_receipt_pdf(

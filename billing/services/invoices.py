@@ -49,8 +49,16 @@ def lock_invoice(session: Session, invoice_id: int) -> Invoice:
 
 
 def create_draft(
-    session: Session, *, account: Account, lines: list[DraftLine], issue_date: date,
-    due_date: date, now: datetime, actor: str, discount_minor: int = 0, memo: str = "",
+    session: Session,
+    *,
+    account: Account,
+    lines: list[DraftLine],
+    issue_date: date,
+    due_date: date,
+    now: datetime,
+    actor: str,
+    discount_minor: int = 0,
+    memo: str = "",
     currency: str | None = None,
 ) -> Invoice:
     """A draft invoice with totals computed by billing.totals. Raises ValidationFailed. Commits."""
@@ -103,8 +111,13 @@ def create_draft(
     )
     session.add(invoice)
     audit.record(
-        session, actor=actor, action="invoice.created", subject=invoice, now=now,
-        account_id=account.id, after=_snapshot(invoice),
+        session,
+        actor=actor,
+        action="invoice.created",
+        subject=invoice,
+        now=now,
+        account_id=account.id,
+        after=_snapshot(invoice),
     )
     session.commit()
     return invoice
@@ -146,17 +159,26 @@ def finalize_invoice(session: Session, *, invoice_id: int, now: datetime, actor:
     _move(invoice, InvoiceStatus.OPEN)
     invoice.finalized_at = now
     audit.record(
-        session, actor=actor, action="invoice.finalized", subject=invoice, now=now,
-        account_id=invoice.account_id, before=before, after=_snapshot(invoice) | {
-            "number": invoice.number
-        },
+        session,
+        actor=actor,
+        action="invoice.finalized",
+        subject=invoice,
+        now=now,
+        account_id=invoice.account_id,
+        before=before,
+        after=_snapshot(invoice) | {"number": invoice.number},
     )
     session.commit()
     return invoice
 
 
 def _change_status(
-    session: Session, *, invoice_id: int, to: InvoiceStatus, now: datetime, actor: str,
+    session: Session,
+    *,
+    invoice_id: int,
+    to: InvoiceStatus,
+    now: datetime,
+    actor: str,
     action: str,
 ) -> Invoice:
     invoice = lock_invoice(session, invoice_id)
@@ -170,8 +192,14 @@ def _change_status(
     if to == InvoiceStatus.VOID:
         invoice.voided_at = now
     audit.record(
-        session, actor=actor, action=action, subject=invoice, now=now,
-        account_id=invoice.account_id, before=before, after=_snapshot(invoice),
+        session,
+        actor=actor,
+        action=action,
+        subject=invoice,
+        now=now,
+        account_id=invoice.account_id,
+        before=before,
+        after=_snapshot(invoice),
     )
     session.commit()
     return invoice
@@ -180,17 +208,23 @@ def _change_status(
 def void_invoice(session: Session, *, invoice_id: int, now: datetime, actor: str) -> Invoice:
     """Void an unpaid open invoice. Idempotent; raises InvalidTransition. Commits."""
     return _change_status(
-        session, invoice_id=invoice_id, to=InvoiceStatus.VOID, now=now, actor=actor,
+        session,
+        invoice_id=invoice_id,
+        to=InvoiceStatus.VOID,
+        now=now,
+        actor=actor,
         action="invoice.voided",
     )
 
 
-def mark_uncollectible(
-    session: Session, *, invoice_id: int, now: datetime, actor: str
-) -> Invoice:
+def mark_uncollectible(session: Session, *, invoice_id: int, now: datetime, actor: str) -> Invoice:
     """Write an open invoice off as uncollectible. Idempotent; raises InvalidTransition. Commits."""
     return _change_status(
-        session, invoice_id=invoice_id, to=InvoiceStatus.UNCOLLECTIBLE, now=now, actor=actor,
+        session,
+        invoice_id=invoice_id,
+        to=InvoiceStatus.UNCOLLECTIBLE,
+        now=now,
+        actor=actor,
         action="invoice.marked_uncollectible",
     )
 

@@ -17,8 +17,15 @@ OFFLINE_METHODS = frozenset(
 
 
 def record_offline_payment(
-    session: Session, *, invoice_id: int, amount_minor: int, method: PaymentMethod,
-    received_date: date, reference: str, now: datetime, actor: str,
+    session: Session,
+    *,
+    invoice_id: int,
+    amount_minor: int,
+    method: PaymentMethod,
+    received_date: date,
+    reference: str,
+    now: datetime,
+    actor: str,
 ) -> Payment:
     """Record money received outside the processor against one invoice (partial allowed).
 
@@ -48,13 +55,22 @@ def record_offline_payment(
     )
     session.add(payment)
     audit.record(
-        session, actor=actor, action="payment.recorded", subject=payment, now=now,
+        session,
+        actor=actor,
+        action="payment.recorded",
+        subject=payment,
+        now=now,
         account_id=invoice.account_id,
         after={"amount_minor": amount_minor, "method": str(method), "invoice_id": invoice.id},
     )
     audit.record(
-        session, actor=actor, action="invoice.payment_applied", subject=invoice, now=now,
-        account_id=invoice.account_id, before=before,
+        session,
+        actor=actor,
+        action="invoice.payment_applied",
+        subject=invoice,
+        now=now,
+        account_id=invoice.account_id,
+        before=before,
         after={"amount_paid_minor": invoice.amount_paid_minor, "status": str(invoice.status)},
     )
     session.commit()
