@@ -7,11 +7,12 @@ not load the web layer), so one set of rules formats money everywhere.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 from billing.money import to_major
 
@@ -30,6 +31,13 @@ def format_money(amount_minor: int, currency: str, locale: str | None = None) ->
     """'$1,234.50', '1.234,50 €', '¥1,235' — exact, from integer minor units."""
     return format_currency(
         to_major(amount_minor, currency), currency, locale=safe_locale(locale), currency_digits=True
+    )
+
+
+def format_quantity(value: Decimal | int, locale: str | None = None) -> str:
+    """A quantity or rate without trailing zeros: 2.0000 -> '2', 1.5000 -> '1.5', 10 -> '10'."""
+    return format_decimal(
+        Decimal(value).normalize(), locale=safe_locale(locale), decimal_quantization=False
     )
 
 

@@ -26,4 +26,9 @@ blueprint.add_url_rule("/brand/logo", "brand_logo", home.brand_logo)
 
 @blueprint.context_processor
 def _page_context():
-    return {"brand_name": queries.company(db.session).name, "today": utcnow().date()}
+    company = queries.company(db.session)
+    return {
+        "brand_name": company.name,
+        "brand_logo": company.logo_mime is not None,
+        "today": utcnow().date(),
+    }

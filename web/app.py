@@ -17,7 +17,6 @@ from config import Settings
 from web import errors, jinja, security
 from web.extensions import csrf, db, login_manager
 from workers import runtime
-from workers.dispatch import make_dispatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,8 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     db.init_app(app, factory)
-    runtime.configure(settings, factory)
-    install_dispatcher(factory, make_dispatcher(settings))
+    install_dispatcher(factory, runtime.configure(settings, factory).dispatcher)
 
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are revocable rows; see web/auth.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
@@ -27,7 +28,18 @@ def _render(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, (str(code), ""))
     if request.path.startswith("/api/"):
         return {"error": {"code": code, "message": detail or message}}, code
-    return render_template("error.html", code=code, title=title, message=detail or message), code
+    return render_template(
+        "error.html", code=code, title=title, message=detail or message, layout=_layout()
+    ), code
+
+
+def _layout() -> str:
+    """The signed-in person keeps their navigation on an error page."""
+    try:
+        realm = current_user.realm if current_user.is_authenticated else None
+    except Exception:  # the error may be the database itself
+        realm = None
+    return {"portal": "portal/_layout.html", "staff": "admin/_layout.html"}.get(realm, "base.html")
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_login import current_user
 
-from billing.formatting import format_day, format_instant, format_money
+from billing.formatting import format_day, format_instant, format_money, format_quantity
 
 
 def _viewer_locale() -> str | None:
@@ -26,6 +26,10 @@ def init_app(app: Flask) -> None:
     @app.template_filter("instant")
     def instant(value, locale: str | None = None) -> str:
         return format_instant(value, locale or _viewer_locale())
+
+    @app.template_filter("quantity")
+    def quantity(value, locale: str | None = None) -> str:
+        return format_quantity(value, locale or _viewer_locale())
 
     @app.template_filter("label")
     def label(value) -> str:

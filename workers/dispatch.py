@@ -1,13 +1,28 @@
-"""Job dispatchers: RQ when a Redis URL is configured, in-process otherwise (the demo)."""
+"""Job dispatchers: RQ when a Redis URL is configured, in-process otherwise (the demo).
+
+A dispatcher starts a task named in workers.jobs.TASKS with keyword ids. The database row behind
+the task is the record that work exists; a dispatch is only a notice, so both dispatchers may be
+asked to start the same work again (by the outbox sweeper) and the jobs are safe to run twice.
+
+RQ jobs get a deterministic id per (queue, task, ids): dispatching work whose job is still
+waiting, scheduled for a retry or running is a no-op, so a sweeper that runs every minute does
+not pile duplicate jobs (and burn retry attempts) behind a slow SMTP server. A job that already
+ended (finished, failed after its retries, stopped) is replaced, so a row that is still due is
+always picked up again.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from contextlib import suppress
 from importlib import import_module
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 from config import Settings
 from workers.jobs import TASKS
@@ -15,15 +30,39 @@ from workers.jobs import TASKS
 log = logging.getLogger(__name__)
 
 RETRY = Retry(max=5, interval=[10, 30, 60, 300, 900])
+JOB_TIMEOUT = 300  # seconds; an SMTP send has a 20 s socket timeout
+FAILURE_TTL = 7 * 24 * 3600  # failed jobs stay inspectable for a week
+# A job in one of these states will run (again) by itself: dispatching it again is a no-op.
+LIVE_STATUSES = frozenset(
+    {
+        JobStatus.CREATED,
+        JobStatus.QUEUED,
+        JobStatus.STARTED,
+        JobStatus.SCHEDULED,
+        JobStatus.DEFERRED,
+        JobStatus.RATE_LIMITED,
+        JobStatus.READY_TO_ENQUEUE,
+    }
+)
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def job_function(task: str):
+    """The callable behind `task`; raises KeyError for an unknown task."""
     module, _, name = TASKS[task].rpartition(".")
     return getattr(import_module(module), name)
 
 
+def job_id(queue_name: str, task: str, ids: dict[str, Any]) -> str:
+    """The RQ job id for `task` with `ids` on `queue_name`, e.g. 'paydesk-send_email-42'."""
+    parts = [queue_name, task, *(str(ids[key]) for key in sorted(ids))]
+    return _UNSAFE_ID_CHARS.sub("_", "-".join(parts))
+
+
 class InlineDispatcher:
-    """Runs the job right away in this process (after the commit that deferred it)."""
+    """Runs the job right away in this process (after the commit that deferred it).
+
+    Never raises: a failing job is logged and its row stays due for the sweeper."""
 
     def dispatch(self, task: str, **ids: Any) -> None:
         try:
@@ -33,20 +72,49 @@ class InlineDispatcher:
 
 
 class RQDispatcher:
-    """Enqueues the job on RQ; raises if Redis is unreachable (the sweeper re-dispatches)."""
+    """Enqueues the job on RQ with retries, unless a live job for the same work exists.
+
+    Raises redis.RedisError if Redis is unreachable (the outbox logs it; the sweeper
+    re-dispatches when Redis is back)."""
 
     def __init__(self, connection: Redis, queue_name: str) -> None:
+        self.connection = connection
         self.queue = Queue(queue_name, connection=connection)
 
     def dispatch(self, task: str, **ids: Any) -> None:
-        self.queue.enqueue(TASKS[task], kwargs=ids, retry=RETRY, job_timeout=300)
+        function = TASKS[task]
+        id_ = job_id(self.queue.name, task, ids)
+        status = self.connection.hget(Job.key_for(id_), "status")
+        if status is not None:
+            if status.decode() in LIVE_STATUSES:
+                log.debug("job %s is already %s", id_, status.decode())
+                return
+            # Ended (finished, failed, stopped, canceled) while its row is still due: replace it.
+            with suppress(NoSuchJobError):
+                Job.fetch(id_, connection=self.connection).delete()
+        try:
+            self.queue.enqueue(
+                function,
+                kwargs=ids,
+                job_id=id_,
+                unique=True,
+                retry=RETRY,
+                job_timeout=JOB_TIMEOUT,
+                failure_ttl=FAILURE_TTL,
+            )
+        except DuplicateJobError:
+            log.debug("job %s was enqueued concurrently", id_)
 
 
-def redis_connection(settings: Settings) -> Redis:
-    return Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+def redis_connection(settings: Settings, **options: Any) -> Redis:
+    """A client for settings.redis_url that fails fast (web requests must not hang on Redis)."""
+    kwargs: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+    kwargs.update(options)
+    return Redis.from_url(settings.redis_url, **kwargs)
 
 
 def make_dispatcher(settings: Settings) -> InlineDispatcher | RQDispatcher:
+    """RQ when settings.redis_url is set, in-process otherwise. Connects to nothing yet."""
     if settings.jobs_inline:
         return InlineDispatcher()
     return RQDispatcher(redis_connection(settings), settings.queue_name)

@@ -27,12 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel.core import Locale
-from babel.numbers import format_decimal
 from fpdf import FPDF, FontFace
 from fpdf.enums import Align, MethodReturnValue, TableBordersLayout, TableCellStyle, XPos, YPos
 from PIL import Image
 
-from billing.formatting import format_day, format_money, safe_locale
+from billing.formatting import format_day, format_money, format_quantity, safe_locale
 from billing.models import (
     Account,
     CompanySettings,
@@ -86,11 +85,6 @@ def _paper(locale: str) -> str:
     """US Letter where it is the norm, A4 everywhere else."""
     territory = Locale.parse(safe_locale(locale)).territory
     return "Letter" if territory in LETTER_TERRITORIES else "A4"
-
-
-def _plain_number(value: Decimal, locale: str) -> str:
-    """A quantity or rate without trailing zeros: 2.0000 -> '2', 1.5000 -> '1.5' (locale-aware)."""
-    return format_decimal(Decimal(value).normalize(), locale=locale, decimal_quantization=False)
 
 
 def _instant(value: datetime | None, fallback: date | None) -> datetime:
@@ -518,9 +512,9 @@ def render_invoice_pdf(
         [
             (
                 line.description or "",
-                _plain_number(line.quantity, doc.locale),
+                format_quantity(line.quantity, doc.locale),
                 money(line.unit_amount_minor),
-                f"{_plain_number(line.tax_rate or Decimal(0), doc.locale)}%",
+                f"{format_quantity(line.tax_rate or Decimal(0), doc.locale)}%",
                 money(line.amount_minor),
             )
             for line in invoice.lines

@@ -22,6 +22,7 @@ class CompanySettings(Base):
     tax_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     default_currency: Mapped[str] = mapped_column(String(3), default="USD")
     invoice_footer: Mapped[str] = mapped_column(Text, default="", server_default="")
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Deferred: pages read the name on every request; only the logo route and PDFs need the bytes.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_mime: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime | None] = instant()

@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,11 @@ def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) of an email template with `context`."""
     env = _environment()
     subject = env.get_template(f"{template}.subject").render(context).strip()
-    return subject, env.get_template(f"{template}.txt").render(context), env.get_template(
-        f"{template}.html"
-    ).render(context)
+    return (
+        subject,
+        env.get_template(f"{template}.txt").render(context),
+        env.get_template(f"{template}.html").render(context),
+    )
 
 
 def queue_email(
@@ -98,27 +100,32 @@ def queue_email(
 def send_email(
     session: Session, *, email_id: int, smtp_url: str | None, mail_from: str, now: datetime
 ) -> EmailStatus | None:
-    """Deliver one queued email over SMTP and record the outcome. Idempotent: an email that is
-    no longer queued is left alone. With no SMTP configured it is marked LOGGED (readable in
-    the admin's email log). An SMTP failure is recorded and re-raised so the job retries; after
-    MAX_ATTEMPTS the email is marked FAILED. Returns the new status (None if not found)."""
+    """Deliver one queued email over SMTP and record the outcome; returns the email's status
+    afterwards (None if there is no such email). Commits.
+
+    Idempotent: an email that is no longer queued is left alone. The row stays locked (FOR
+    UPDATE on PostgreSQL) while the SMTP server is talking, so a second run of the same job
+    waits and then finds it sent instead of sending it again. With no SMTP configured the
+    email is marked LOGGED (readable in the admin's email log). Sensitive bodies are replaced
+    by REDACTED once the email is sent or has failed for good.
+
+    Raises whatever stopped delivery (an OSError or smtplib.SMTPException, or an error rendering
+    an attachment) after recording it on the row (attempts + 1, last_error), so the job is
+    retried; from the MAX_ATTEMPTS-th failure on, the email is marked FAILED (still raising).
+    """
     email = session.scalar(select(Email).where(Email.id == email_id).with_for_update())
     if email is None or email.status != EmailStatus.QUEUED:
+        status = EmailStatus(email.status) if email is not None else None
         session.rollback()
-        return email.status if email else None
+        return status
     if not smtp_url:
         email.status = EmailStatus.LOGGED
         session.commit()
-        return email.status
-    message = _build_message(session, email, mail_from)
+        return EmailStatus.LOGGED
     try:
-        _deliver(smtp_url, message)
-    except (OSError, smtplib.SMTPException) as exc:
-        email.attempts += 1
-        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if email.attempts >= MAX_ATTEMPTS:
-            email.status = EmailStatus.FAILED
-        session.commit()
+        _deliver(smtp_url, _build_message(session, email, mail_from, now))
+    except Exception as exc:
+        _record_failure(session, email_id, exc)
         raise
     email.status = EmailStatus.SENT
     email.sent_at = now
@@ -127,14 +134,32 @@ def send_email(
     if email.is_sensitive:
         email.text_body = email.html_body = REDACTED
     session.commit()
-    return email.status
+    return EmailStatus.SENT
 
 
-def _build_message(session: Session, email: Email, mail_from: str) -> EmailMessage:
+def _record_failure(session: Session, email_id: int, exc: Exception) -> None:
+    """Note a failed attempt in a fresh transaction (the failed one may be unusable)."""
+    session.rollback()
+    email = session.scalar(select(Email).where(Email.id == email_id).with_for_update())
+    if email is None or email.status != EmailStatus.QUEUED:
+        session.rollback()
+        return
+    email.attempts += 1
+    email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if email.attempts >= MAX_ATTEMPTS:
+        email.status = EmailStatus.FAILED
+        if email.is_sensitive:
+            email.text_body = email.html_body = REDACTED
+    session.commit()
+    log.warning("email %s attempt %s failed: %s", email_id, email.attempts, email.last_error)
+
+
+def _build_message(session: Session, email: Email, mail_from: str, now: datetime) -> EmailMessage:
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = email.to_address
     message["Subject"] = email.subject
+    message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=f"paydesk-{email.id}")
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
