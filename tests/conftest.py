@@ -50,8 +50,11 @@ def migrate(url: str) -> None:
 def pytest_report_header(config):
     lines = [
         "database: "
-        + (f"PostgreSQL ({make_url(POSTGRES_URL).render_as_string()})" if POSTGRES_URL
-           else "SQLite (set TEST_DATABASE_URL for PostgreSQL)"),
+        + (
+            f"PostgreSQL ({make_url(POSTGRES_URL).render_as_string()})"
+            if POSTGRES_URL
+            else "SQLite (set TEST_DATABASE_URL for PostgreSQL)"
+        ),
         "redis: " + (REDIS_URL if REDIS_URL else "not set: Redis/RQ tests are skipped"),
     ]
     return lines
@@ -152,7 +155,7 @@ class _Handler:
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.mailbox.messages.append(
             message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         )

@@ -48,8 +48,9 @@ class Factories:
         self.session.commit()
         return account
 
-    def portal_user(self, account: Account | None = None, *, password: str | None = PASSWORD,
-                    **values) -> PortalUser:
+    def portal_user(
+        self, account: Account | None = None, *, password: str | None = PASSWORD, **values
+    ) -> PortalUser:
         account = account or self.account()
         n = next(_counter)
         user = PortalUser(
@@ -84,9 +85,17 @@ class Factories:
         return user
 
     def invoice(
-        self, account: Account | None = None, *, lines: list[tuple[str, str, int, str]] | None = None,
-        issue_date: date = date(2026, 11, 1), days: int = 30, finalize: bool = True,
-        paid_minor: int = 0, status: str | None = None, discount_minor: int = 0, memo: str = "",
+        self,
+        account: Account | None = None,
+        *,
+        lines: list[tuple[str, str, int, str]] | None = None,
+        issue_date: date = date(2026, 11, 1),
+        days: int = 30,
+        finalize: bool = True,
+        paid_minor: int = 0,
+        status: str | None = None,
+        discount_minor: int = 0,
+        memo: str = "",
     ):
         """An invoice: finalized by default; `paid_minor` records a check against it;
         `status` may be 'void' or 'uncollectible'. Lines are (description, qty, unit, tax%)."""
@@ -96,7 +105,8 @@ class Factories:
             self.session,
             account=account,
             lines=[
-                invoice_service.DraftLine(d, Decimal(q), unit, Decimal(t)) for d, q, unit, t in lines
+                invoice_service.DraftLine(d, Decimal(q), unit, Decimal(t))
+                for d, q, unit, t in lines
             ],
             issue_date=issue_date,
             due_date=issue_date + timedelta(days=days),
@@ -106,7 +116,9 @@ class Factories:
             actor="test",
         )
         if finalize:
-            invoice_service.finalize_invoice(self.session, invoice_id=invoice.id, now=NOW, actor="test")
+            invoice_service.finalize_invoice(
+                self.session, invoice_id=invoice.id, now=NOW, actor="test"
+            )
         if paid_minor:
             self.payment(invoice, paid_minor)
         if status == "void":
@@ -118,8 +130,9 @@ class Factories:
         self.session.refresh(invoice)
         return invoice
 
-    def payment(self, invoice, amount_minor: int | None = None,
-                method: PaymentMethod = PaymentMethod.CHECK):
+    def payment(
+        self, invoice, amount_minor: int | None = None, method: PaymentMethod = PaymentMethod.CHECK
+    ):
         return payment_service.record_offline_payment(
             self.session,
             invoice_id=invoice.id,
