@@ -10,6 +10,7 @@ from billing.models.invoice import (
     InvoiceStatus,
     NumberSequence,
 )
+from billing.models.pay_link import PayLink
 from billing.models.payment import (
     Payment,
     PaymentAllocation,
@@ -48,6 +49,7 @@ __all__ = [
     "InvoiceStatus",
     "LoginToken",
     "NumberSequence",
+    "PayLink",
     "Payment",
     "PaymentAllocation",
     "PaymentMethod",

@@ -142,6 +142,7 @@ class AttemptKind(StrEnum):
     PASSWORD = "password"  # noqa: S105 — a sign-in with a password; failures count
     LINK_REQUEST = "link_request"  # asking for a magic link or reset link; every request counts
     LINK_REDEEM = "link_redeem"  # opening or using an emailed link; failures count
+    PAY_LINK = "pay_link"  # opening a public pay link; unknown tokens count
 
 
 class AuthAttempt(Base):
