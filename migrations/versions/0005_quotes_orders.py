@@ -1,7 +1,7 @@
 """Quotes, orders from other systems and API keys
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa  # noqa: F401
@@ -9,8 +9,8 @@ from alembic import op  # noqa: F401
 
 import billing.db  # noqa: F401
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

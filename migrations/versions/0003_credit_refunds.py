@@ -1,4 +1,4 @@
-"""Invoice management: customer terms, catalog, tax rates, discounts, credit notes
+"""Money going back and forward: account credit, offline and card refunds
 
 Revision ID: 0003
 Revises: 0002

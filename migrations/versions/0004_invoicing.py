@@ -1,0 +1,23 @@
+"""Invoice management: customer terms, catalog, tax rates, discounts, credit notes
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import billing.db  # noqa: F401
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
