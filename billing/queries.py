@@ -120,7 +120,9 @@ def invoice_page(
     elif not include_drafts:
         query = query.where(Invoice.status != InvoiceStatus.DRAFT)
     if search:
-        query = query.where(func.lower(Invoice.number).contains(search.strip().lower()[:40]))
+        query = query.where(
+            func.lower(Invoice.number).contains(search.strip().lower()[:40], autoescape=True)
+        )
     return _keyset_page(
         session,
         query,
