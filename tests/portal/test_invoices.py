@@ -148,3 +148,12 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Cache-Control"] == "no-store"
+
+
+def test_a_void_invoice_is_not_shown_as_owed(signed_in, acme, make):
+    void = make.invoice(acme.account, status="void")
+    page = signed_in.get(f"/invoices/{void.id}").get_data(as_text=True)
+    assert "Nothing (void)" in page and "$379.99" in page  # the total is still shown
+    row = signed_in.get("/invoices").get_data(as_text=True)
+    assert "—" in row
+    assert "Nothing due" in signed_in.get("/").get_data(as_text=True)
