@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 from flask_login import current_user
 
 from billing.formatting import format_day, format_instant, format_money, format_quantity
 
 
 def _viewer_locale() -> str | None:
-    if getattr(current_user, "is_authenticated", False) and current_user.realm == "portal":
-        return current_user.account.locale
-    return None
+    """The signed-in customer's account locale (staff see each record's own), once a request."""
+    if "viewer_locale" not in g:
+        user = current_user._get_current_object()
+        g.viewer_locale = (
+            user.account.locale
+            if getattr(user, "is_authenticated", False) and user.realm == "portal"
+            else None
+        )
+    return g.viewer_locale
 
 
 def init_app(app: Flask) -> None:
