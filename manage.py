@@ -215,5 +215,32 @@ def create_staff(email: str, role: str, name: str) -> None:
     click.echo(f"Created {role} {address}. Sign in at {settings.base_url.rstrip('/')}/admin/login")
 
 
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt the stored processor secrets with the first key of PAYDESK_ENCRYPTION_KEYS.
+
+    Rotation: put a new key first in PAYDESK_ENCRYPTION_KEYS (keep the old ones after it),
+    run this, then remove the old keys. Safe to run again.
+    """
+    from billing.secrets import Cipher, SecretsUnavailable
+    from billing.services.processor_settings import rotate_secrets
+
+    settings = _settings()
+    if not settings.encryption_keys:
+        raise click.ClickException("PAYDESK_ENCRYPTION_KEYS is not set: nothing to rotate.")
+    engine = _engine(settings)
+    try:
+        _require_schema(engine, settings.database_url)
+        with Session(engine) as session:
+            count = rotate_secrets(
+                session, cipher=Cipher(settings.encryption_keys), now=utcnow(), actor="system"
+            )
+    except SecretsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"Re-encrypted {count} stored secret{'s' if count != 1 else ''} with the first key.")
+
+
 if __name__ == "__main__":
     cli()

@@ -43,6 +43,18 @@ class CompanySettingsEditForm(FlaskForm):
     invoice_footer = TextAreaField("Invoice footer", validators=[_max(2000)])
     logo = FileField("Logo")
     remove_logo = BooleanField("Remove the current logo")
+    allow_account_credit = BooleanField("Keep overpayments as account credit")
+    # Absent from a POST (None): the service leaves the setting as it is.
+    quote_auto_convert = SelectField(
+        "When a customer accepts a quote",
+        choices=[
+            ("off", "Wait for staff to convert it"),
+            ("draft", "Make a draft invoice at once"),
+            ("finalize", "Make a finalized invoice at once"),
+        ],
+        default=None,
+        validate_choice=False,
+    )
 
     def __init__(self, *args, company: CompanySettings | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,6 +62,8 @@ class CompanySettingsEditForm(FlaskForm):
         if company is not None and not self.is_submitted():
             for name in TEXT_FIELDS:
                 getattr(self, name).data = getattr(company, name) or ""
+            self.allow_account_credit.data = company.allow_account_credit is not False
+            self.quote_auto_convert.data = company.quote_auto_convert or "off"
             if company.default_currency in COMMON_CURRENCIES:
                 self.default_currency.data = company.default_currency
             else:
@@ -63,6 +77,8 @@ class CompanySettingsEditForm(FlaskForm):
         values["default_currency"] = (
             (self.other_currency.data or "").strip().upper() if chosen == OTHER else chosen
         )
+        values["allow_account_credit"] = bool(self.allow_account_credit.data)
+        values["quote_auto_convert"] = self.quote_auto_convert.data
         return values
 
     def logo_upload(self) -> tuple[bytes | None, str | None]:

@@ -109,6 +109,16 @@ def customer_page(
         has_previous, has_next = after_key is not None, len(rows) > limit
         accounts = rows[:limit]
 
+    return CustomerPage(
+        items=customer_rows(session, accounts, today=today),
+        previous=_encode_cursor(accounts[0]) if accounts and has_previous else None,
+        next=_encode_cursor(accounts[-1]) if accounts and has_next else None,
+    )
+
+
+def customer_rows(session: Session, accounts: list[Account], *, today: date) -> list[CustomerRow]:
+    """Each account with what it owes per currency and its unpaid and overdue counts: one
+    grouped query for any number of accounts."""
     figures: dict[int, dict[str, Any]] = {
         a.id: {"balances": [], "unpaid": 0, "overdue": 0} for a in accounts
     }
@@ -132,7 +142,7 @@ def customer_page(
             entry["balances"].append(queries.Balance(currency, int(outstanding or 0), count))
             entry["unpaid"] += count
             entry["overdue"] += overdue or 0
-    items = [
+    return [
         CustomerRow(
             account=a,
             balances=figures[a.id]["balances"],
@@ -141,11 +151,6 @@ def customer_page(
         )
         for a in accounts
     ]
-    return CustomerPage(
-        items=items,
-        previous=_encode_cursor(accounts[0]) if accounts and has_previous else None,
-        next=_encode_cursor(accounts[-1]) if accounts and has_next else None,
-    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,7 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> lis
     ]
 
 
-def _actor_names(session: Session, actors: set[str]) -> dict[str, str]:
+def actor_names(session: Session, actors: set[str]) -> dict[str, str]:
     """'staff:3' -> 'Ann Staff (staff)', 'portal_user:7' -> 'bob@x.test (customer)'."""
     ids: dict[str, set[int]] = {"staff": set(), "portal_user": set()}
     for actor in actors:
@@ -236,7 +241,7 @@ def timeline(session: Session, *, subject_type: str, subject_id: int) -> list[Ti
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         )
     )
-    names = _actor_names(session, {e.actor for e in entries})
+    names = actor_names(session, {e.actor for e in entries})
     return [
         TimelineEntry(e, names.get(e.actor, e.actor), _changes(e.before, e.after)) for e in entries
     ]

@@ -118,4 +118,7 @@ class Money:
             raise ValueError(f"{text!r} is not an amount")
         if -value.as_tuple().exponent > exponent(currency):
             raise ValueError(f"{currency} amounts have at most {exponent(currency)} decimals")
-        return cls(to_minor(value, currency), currency)
+        try:
+            return cls(to_minor(value, currency), currency)
+        except ArithmeticError:  # beyond Decimal's precision, e.g. 1e30
+            raise ValueError(f"{text!r} is too large an amount") from None

@@ -19,6 +19,7 @@ from billing.errors import NotFound
 from billing.models import (
     Account,
     CompanySettings,
+    CreditNote,
     Email,
     Invoice,
     InvoiceStatus,
@@ -40,19 +41,29 @@ class Page(Generic[T]):
 
 
 def _parse_cursor(unsafe_cursor: str | None, kind: type) -> tuple[Any, int] | None:
-    """'2026-03-01.42' -> (date(2026,3,1), 42); anything malformed is ignored (first page)."""
-    if not unsafe_cursor:
+    """'2026-03-01.42' -> (date(2026,3,1), 42); keys may also be int or str (`kind`);
+    anything malformed is ignored (first page)."""
+    if not unsafe_cursor or len(unsafe_cursor) > 500:
         return None
     key_text, _, id_text = unsafe_cursor.rpartition(".")
     try:
-        key = date.fromisoformat(key_text) if kind is date else datetime.fromisoformat(key_text)
+        if kind is date:
+            key = date.fromisoformat(key_text)
+        elif kind is datetime:
+            key = datetime.fromisoformat(key_text)
+            if key.tzinfo is None:
+                return None
+        elif kind is int:
+            key = int(key_text)
+        else:
+            key = key_text
         return key, int(id_text)
     except ValueError:
         return None
 
 
-def _cursor(key: date | datetime, id_: int) -> str:
-    return f"{key.isoformat()}.{id_}"
+def _cursor(key: Any, id_: int) -> str:
+    return f"{key.isoformat() if hasattr(key, 'isoformat') else key}.{id_}"
 
 
 def _keyset_page(
@@ -66,16 +77,25 @@ def _keyset_page(
     newer: str | None,
     limit: int,
     key_of,
+    descending: bool = True,
 ) -> Page:
-    """Newest-first page of `query` after cursor `older` or before cursor `newer`."""
+    """Newest-first page of `query` after cursor `older` or before cursor `newer`.
+
+    With descending=False the order is ascending (A to Z, oldest first): `older` then means
+    "the next page" and `newer` "the previous page", whatever the key."""
     limit = max(1, min(limit, 100))
     after, before = _parse_cursor(older, kind), _parse_cursor(newer, kind)
     keys = tuple_(key_column, id_column)
+    forward = (key_column.desc(), id_column.desc()) if descending else (key_column, id_column)
+    if descending:
+        backward = (key_column.asc(), id_column.asc())
+    else:
+        backward = (key_column.desc(), id_column.desc())
     if before is not None:
         rows = list(
             session.scalars(
-                query.where(keys > before)
-                .order_by(key_column.asc(), id_column.asc())
+                query.where(keys > before if descending else keys < before)
+                .order_by(*backward)
                 .limit(limit + 1)
             )
         )
@@ -84,10 +104,8 @@ def _keyset_page(
         has_older = True
     else:
         if after is not None:
-            query = query.where(keys < after)
-        rows = list(
-            session.scalars(query.order_by(key_column.desc(), id_column.desc()).limit(limit + 1))
-        )
+            query = query.where(keys < after if descending else keys > after)
+        rows = list(session.scalars(query.order_by(*forward).limit(limit + 1)))
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = after is not None
@@ -148,6 +166,14 @@ def get_invoice(session: Session, *, invoice_id: int, account_id: int | None) ->
     ):
         raise NotFound(f"invoice {invoice_id}")
     return invoice
+
+
+def get_credit_note(session: Session, *, credit_note_id: int, account_id: int | None) -> CreditNote:
+    """One credit note with its lines; another account's raises NotFound."""
+    note = session.get(CreditNote, credit_note_id)
+    if note is None or (account_id is not None and note.account_id != account_id):
+        raise NotFound(f"credit note {credit_note_id}")
+    return note
 
 
 def invoice_payments(session: Session, invoice_id: int) -> list[tuple[Payment, int]]:

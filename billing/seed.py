@@ -55,6 +55,7 @@ from billing.models import (
     StaffUser,
 )
 from billing.passwords import hash_password
+from billing.services import catalog as catalog_service
 from billing.services import company as company_service
 from billing.services import invoices as invoice_service
 from billing.services import payments as payment_service
@@ -554,6 +555,7 @@ def seed_demo(session: Session, *, now: datetime) -> SeedSummary | None:
     staff = _add_people(session, now)
     accounts = {account.name: account for account in session.scalars(select(Account))}
     admin = f"staff:{staff[ADMIN_EMAIL].id}"
+    _add_catalog(session, now=now - timedelta(days=400), actor=admin)
     accountant = f"staff:{staff['priya@paydesk.test'].id}"
 
     events: list[tuple[datetime, int, int, Callable[[], object]]] = []
@@ -612,6 +614,54 @@ def _add_people(session: Session, now: datetime) -> dict[str, StaffUser]:
             )
     session.commit()
     return staff
+
+
+# The catalog staff pick invoice lines from: (name, percent, included in prices).
+CATALOG_TAXES = (
+    ("Sales tax (CA)", "8.25", False),
+    ("USt.", "19", False),
+    ("GST (AU)", "10", True),
+)
+# (name, description, {currency: unit price}, usual taxes by name)
+CATALOG_PRODUCTS = (
+    ("Consulting, senior (hour)", "Architecture and code review",
+     {"USD": "185.00", "EUR": "165.00"},
+     ("Sales tax (CA)",)),
+    ("Development (hour)", "Feature work, billed per hour", {"USD": "150.00", "EUR": "135.00"},
+     ("Sales tax (CA)",)),
+    ("Managed hosting, Pro plan (month)", "", {"USD": "599.00", "EUR": "549.00"},
+     ("Sales tax (CA)",)),
+    ("Support plan, Business (month)", "Response within 4 hours", {"USD": "750.00"}, ()),
+    ("Onboarding workshop (day)", "On site or remote", {"USD": "1800.00", "EUR": "1650.00"},
+     ("Sales tax (CA)",)),
+)  # fmt: skip
+
+
+def _add_catalog(session: Session, *, now: datetime, actor: str) -> None:
+    """Tax rates and products through the catalog service (validated, audited)."""
+    rates = {}
+    for name, percent, inclusive in CATALOG_TAXES:
+        rate = catalog_service.save_tax_rate(
+            session,
+            tax_rate_id=None,
+            values={"name": name, "percentage": percent, "is_inclusive": inclusive},
+            now=now,
+            actor=actor,
+        )
+        rates[name] = rate.id
+    for name, description, prices, taxes in CATALOG_PRODUCTS:
+        catalog_service.save_product(
+            session,
+            product_id=None,
+            values={
+                "name": name,
+                "description": description,
+                "prices": list(prices.items()),
+                "tax_rate_ids": [rates[t] for t in taxes],
+            },
+            now=now,
+            actor=actor,
+        )
 
 
 @cache

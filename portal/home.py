@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from billing import queries
 from billing.clock import utcnow
+from billing.services import credit
 from web.auth import portal_login_required
 from web.extensions import db
 
@@ -15,7 +16,12 @@ def home():
         db.session, account_id=current_user.account_id, today=utcnow().date()
     )
     recent = queries.invoice_page(db.session, account_id=current_user.account_id, limit=5)
-    return render_template("portal/home.html", summary=summary, recent=recent.items)
+    return render_template(
+        "portal/home.html",
+        summary=summary,
+        recent=recent.items,
+        credit=credit.credit_summary(db.session, account_id=current_user.account_id, limit=0),
+    )
 
 
 def brand_logo():

@@ -4,7 +4,7 @@ from flask import render_template, request
 from flask_login import current_user
 
 from billing import queries
-from billing.services import documents
+from billing.services import credit, documents
 from web.auth import portal_login_required
 from web.extensions import db
 from web.responses import pdf_response
@@ -18,7 +18,11 @@ def payment_list():
         older=request.args.get("older"),
         newer=request.args.get("newer"),
     )
-    return render_template("portal/payments/list.html", page=page)
+    return render_template(
+        "portal/payments/list.html",
+        page=page,
+        credit=credit.credit_summary(db.session, account_id=current_user.account_id),
+    )
 
 
 @portal_login_required

@@ -30,6 +30,8 @@ from billing.db import Base, make_engine
 from config import Settings
 from tests import factories
 
+pytest_plugins = ["tests.localstripe_fixture"]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -84,6 +86,14 @@ def database_url(database_template, tmp_path) -> Iterator[str]:
         engine = create_engine(POSTGRES_URL)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
+            # A test that leaves a response unread (a streamed CSV) can leave a connection idle
+            # in a transaction; end such leftovers so the truncate never waits on their locks.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in%'"
+                )
+            )
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
     else:

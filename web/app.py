@@ -21,7 +21,9 @@ from workers import runtime
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, gateway=None) -> Flask:
+    """The app for `settings` (from the environment by default). `gateway` replaces the Stripe
+    gateway (tests pass a fake one); otherwise workers.runtime builds it from settings."""
     settings = settings or Settings.from_env()
     app = Flask(
         __name__,
@@ -36,6 +38,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        # The auth_sessions row holds the expiry; re-signing the cookie on every response buys
+        # nothing.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
@@ -53,22 +58,33 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     db.init_app(app, factory)
-    install_dispatcher(factory, runtime.configure(settings, factory).dispatcher)
+    rt = runtime.configure(settings, factory, gateway=gateway)
+    install_dispatcher(factory, rt.dispatcher)
+    app.extensions["paydesk.gateway"] = rt.gateway
+    app.extensions["paydesk.keys"] = rt.keys
 
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are revocable rows; see web/auth.py
     import web.auth  # noqa: F401  (registers the user loader)
 
     csrf.init_app(app)
-    security.init_app(app)
+    security.init_app(
+        app, stripe_js_url=settings.stripe_js_url, stripe_api_base=settings.stripe_api_base
+    )
     errors.init_app(app)
     jinja.init_app(app)
 
     from admin.blueprint import blueprint as admin_blueprint
+    from api.blueprint import blueprint as api_blueprint
     from portal.blueprint import blueprint as portal_blueprint
     from web.health import blueprint as health_blueprint
+    from web.hooks import blueprint as hooks_blueprint
 
     app.register_blueprint(health_blueprint)
+    csrf.exempt(hooks_blueprint)
+    app.register_blueprint(hooks_blueprint)
     app.register_blueprint(portal_blueprint)
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
+    csrf.exempt(api_blueprint)  # API requests carry a key, not a cookie
+    app.register_blueprint(api_blueprint)
     return app

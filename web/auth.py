@@ -14,7 +14,7 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from billing.clock import utcnow
-from billing.models import PortalUser, Realm, StaffRole, StaffUser
+from billing.models import PortalRole, PortalUser, Realm, StaffRole, StaffUser
 from billing.services import auth as auth_service
 from web.extensions import db, login_manager
 
@@ -81,3 +81,12 @@ staff_login_required = _login_required(Realm.STAFF, "admin.login")
 
 def staff_role_required(*roles: StaffRole):
     return _login_required(Realm.STAFF, "admin.login", frozenset(roles))
+
+
+def portal_role_required(*roles: PortalRole):
+    """A signed-in customer whose role is one of `roles` (others get 403)."""
+    return _login_required(Realm.PORTAL, "portal.login", frozenset(roles))
+
+
+# Who may pay and manage cards in the portal: everyone but viewers (who only look).
+CAN_PAY = (PortalRole.OWNER, PortalRole.BILLING)

@@ -23,11 +23,24 @@ MESSAGES = {
     500: ("Something went wrong", "We could not complete that. Nothing was changed; try again."),
 }
 
+# JSON error codes for /api/ (api/blueprint.py answers its own errors the same way).
+API_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
 
 def _render(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, (str(code), ""))
     if request.path.startswith("/api/"):
-        return {"error": {"code": code, "message": detail or message}}, code
+        return {"error": {"code": API_CODES.get(code, "error"), "message": detail or message}}, code
     return render_template(
         "error.html", code=code, title=title, message=detail or message, layout=_layout()
     ), code

@@ -4,12 +4,29 @@ no sniffing, no referrer leaking tokens in URLs."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 
 
-def content_security_policy(stripe_js_origin: str | None = None) -> str:
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(
+    stripe_js_origin: str | None = None, stripe_api_origin: str | None = None
+) -> str:
+    """The policy for every page. With Stripe configured it lets in exactly the Stripe.js
+    origin from settings (script, frame, connect) and the API origin for connect (Stripe.js
+    talks to the API from the browser; with localstripe both are the same origin)."""
     script = "'self'" + (f" {stripe_js_origin}" if stripe_js_origin else "")
     frame = stripe_js_origin or "'none'"
+    connect = ["'self'"]
+    for origin in (stripe_js_origin, stripe_api_origin):
+        if origin and origin not in connect:
+            connect.append(origin)
     return "; ".join(
         [
             "default-src 'self'",
@@ -17,7 +34,7 @@ def content_security_policy(stripe_js_origin: str | None = None) -> str:
             "style-src 'self'",
             "img-src 'self' data:",
             f"frame-src {frame}",
-            "connect-src 'self'" + (f" {stripe_js_origin}" if stripe_js_origin else ""),
+            "connect-src " + " ".join(connect),
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -26,14 +43,22 @@ def content_security_policy(stripe_js_origin: str | None = None) -> str:
     )
 
 
-def init_app(app: Flask) -> None:
-    policy = content_security_policy()
+def init_app(
+    app: Flask, *, stripe_js_url: str | None = None, stripe_api_base: str | None = None
+) -> None:
+    policy = content_security_policy(
+        origin_of(stripe_js_url) if stripe_js_url else None,
+        origin_of(stripe_api_base) if stripe_api_base else None,
+    )
 
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        # A view that may be framed (the Pay Now widget) sets its own CSP frame-ancestors;
+        # X-Frame-Options cannot name allowed origins, so it is left off there only.
+        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config["SESSION_COOKIE_SECURE"]:

@@ -36,7 +36,8 @@ from rq.cron import CronScheduler
 from billing.outbox import install_dispatcher
 from config import ConfigError, Settings
 from workers import runtime, schedule
-from workers.dispatch import redis_connection
+from workers.dispatch import job_function, redis_connection
+from workers.jobs import TASKS
 
 log = logging.getLogger("workers")
 
@@ -153,6 +154,14 @@ def configure_runtime(settings: Settings) -> runtime.Runtime:
     return rt
 
 
+def preload_jobs() -> None:
+    """Import every job's module now, in the main thread. The cron thread imports job modules
+    too; if the worker forked a work-horse while that thread held Python's import lock, the
+    work-horse would wait on the lock until RQ killed the job (seen with the payment jobs)."""
+    for task in TASKS:
+        job_function(task)
+
+
 def worker_connection(settings: Settings) -> Redis:
     # No socket_timeout: the worker blocks on BLPOP and sets its own timeout above it.
     return redis_connection(settings, socket_timeout=None, health_check_interval=30)
@@ -210,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     configure_runtime(settings)
+    preload_jobs()
     stopping = threading.Event()
     _stop_on_signals(stopping)  # until the worker installs its own handlers
     cron = None

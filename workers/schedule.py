@@ -47,6 +47,16 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("sweep_outbox", TASKS["sweep_outbox"], 60),
     # Sign-in attempts, expired sessions and spent tokens are kept for a day.
     Periodic("forget_old_auth_records", TASKS["forget_old_auth_records"], "7 * * * *"),
+    # Card payments left pending or in 3-D Secure, and webhook events whose job was lost, are
+    # settled from the processor's records (never by charging again).
+    Periodic("sweep_payments", TASKS["sweep_payments"], 120),
+    # Card refunds whose processor answer was lost are settled from the processor's records.
+    Periodic("sweep_refunds", TASKS["sweep_refunds"], 300),
+    # Invoices made for Pay Now widget payments that failed later are voided.
+    Periodic("void_unpaid_widget_invoices", TASKS["void_unpaid_widget_invoices"], 600),
+    # Quotes past their expiry date expire; accepted quotes whose auto-conversion job was lost
+    # are converted.
+    Periodic("sweep_quotes", TASKS["sweep_quotes"], 300),
 )
 
 

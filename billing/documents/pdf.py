@@ -1,14 +1,14 @@
-"""Branded PDF invoices and payment receipts, drawn with fpdf2.
+"""Branded PDF invoices, payment receipts and credit notes, drawn with fpdf2.
 
 Why fpdf2: it is pure Python and installs from PyPI alone (its dependencies, Pillow, fontTools
 and defusedxml, all ship as wheels), so rendering works the same in the web process, in queue
 workers and in CI, with no system libraries such as Cairo or Pango and no headless browser.
 
-Both documents share one small FPDF subclass, `_Document`, which owns the look: the masthead
-(company logo and details beside the document title), the slim header repeated on later pages,
-the footer on every page (the company's invoice footer and "Page X of Y"), section headings,
-ruled tables whose heading row repeats after a page break, and the right-aligned totals block.
-The two public functions only decide what goes into those pieces.
+Every document (invoice, receipt, credit note) shares one small FPDF subclass, `_Document`,
+which owns the look: the masthead (company logo and details beside the document title), the slim
+header repeated on later pages, the footer on every page (the company's invoice footer and
+"Page X of Y"), section headings, ruled tables whose heading row repeats after a page break, and
+the right-aligned totals block. The public functions only decide what goes into those pieces.
 
 All money and dates go through billing.formatting with the account's locale, so a PDF says
 exactly what the web pages say (labels are English). Text is set in DejaVu Sans, embedded from
@@ -35,11 +35,15 @@ from billing.formatting import format_day, format_money, format_quantity, safe_l
 from billing.models import (
     Account,
     CompanySettings,
+    CreditNote,
+    CreditSettlement,
     Invoice,
     InvoiceStatus,
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Quote,
+    QuoteStatus,
     Refund,
     RefundStatus,
 )
@@ -463,6 +467,16 @@ class _Document(FPDF):
         self.multi_cell(0, 4.5, text.strip(), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(4)
 
+    def closing(self, text: str) -> None:
+        """A muted closing paragraph without a heading (an invoice's own footer text)."""
+        self.ensure_space(10)
+        self.set_font(FONT, "", SMALL_PT + 0.5)
+        self.set_text_color(*MUTED)
+        self.multi_cell(0, 4, text.strip(), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+        self.set_font(FONT, "", BODY_PT)
+        self.ln(3)
+
     def to_bytes(self) -> bytes:
         return bytes(self.output())
 
@@ -507,30 +521,18 @@ def render_invoice_pdf(
         box = ("Amount due", money(invoice.amount_due_minor), f"Due {doc.day(invoice.due_date)}")
     doc.parties("Bill to", account, box)
 
-    doc.data_table(
-        ("Description", "Qty", "Unit price", "Tax %", "Amount"),
-        [
-            (
-                line.description or "",
-                format_quantity(line.quantity, doc.locale),
-                money(line.unit_amount_minor),
-                f"{format_quantity(line.tax_rate or Decimal(0), doc.locale)}%",
-                money(line.amount_minor),
-            )
-            for line in invoice.lines
-        ],
-        widths=(46, 10, 16, 10, 18),
-        aligns=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
-    )
+    _invoice_lines(doc, invoice)
 
     rows = [("Subtotal", money(invoice.subtotal_minor), False)]
     if invoice.discount_minor:
         rows.append(("Discount", money(-invoice.discount_minor), False))
+    rows += _tax_rows(doc, invoice)
     rows += [
-        ("Tax", money(invoice.tax_minor), False),
         ("Total", money(invoice.total_minor), True),
         ("Amount paid", money(invoice.amount_paid_minor), False),
     ]
+    if invoice.amount_credited_minor:
+        rows.append(("Credited", money(-invoice.amount_credited_minor), False))
     if invoice.amount_refunded_minor:
         rows.append(("Refunded", money(invoice.amount_refunded_minor), False))
     rows.append(("Amount due", money(invoice.amount_due_minor), True))
@@ -544,6 +546,125 @@ def render_invoice_pdf(
         doc.refunds_table(refunds)
     if (invoice.memo or "").strip():
         doc.paragraph("Notes", invoice.memo)
+    if (invoice.footer or "").strip():
+        doc.closing(invoice.footer)
+    return doc.to_bytes()
+
+
+def _line_discount(doc: _Document, line) -> str:
+    """The discount staff gave a line, '-10%' or '-$5.00', or '' for none."""
+    if line.discount_percent:
+        return f"-{format_quantity(line.discount_percent, doc.locale)}%"
+    if line.discount_fixed_minor:
+        return doc.money(-line.discount_fixed_minor)
+    return ""
+
+
+def _invoice_lines(doc: _Document, invoice: Invoice) -> None:
+    """The lines table; a Discount column only when some line has a discount of its own."""
+    discounts = [_line_discount(doc, line) for line in invoice.lines]
+    show_discount = any(discounts)
+    rows = []
+    for line, discount in zip(invoice.lines, discounts, strict=True):
+        row = [
+            line.description or "",
+            format_quantity(line.quantity, doc.locale),
+            doc.money(line.unit_amount_minor),
+        ]
+        if show_discount:
+            row.append(discount)
+        row += [
+            f"{format_quantity(line.tax_rate or Decimal(0), doc.locale)}%",
+            doc.money(line.amount_minor),
+        ]
+        rows.append(row)
+    if show_discount:
+        headings = ("Description", "Qty", "Unit price", "Discount", "Tax %", "Amount")
+        widths: tuple[float, ...] = (38, 9, 15, 12, 9, 17)
+    else:
+        headings = ("Description", "Qty", "Unit price", "Tax %", "Amount")
+        widths = (46, 10, 16, 10, 18)
+    doc.data_table(
+        headings,
+        rows,
+        widths=widths,
+        aligns=("LEFT", *["RIGHT"] * (len(headings) - 1)),
+    )
+
+
+def _tax_rows(doc: _Document, invoice: Invoice) -> list[tuple[str, str, bool]]:
+    """One totals row per tax ('VAT 20% (included)'), or a single 'Tax' row."""
+    shares = invoice.tax_breakdown()
+    if not shares or (len(shares) == 1 and shares[0].name == "Tax" and not shares[0].is_inclusive):
+        return [("Tax", doc.money(invoice.tax_minor or 0), False)]
+    return [
+        (
+            f"{share.name} {format_quantity(share.percentage, doc.locale)}%"
+            + (" (included)" if share.is_inclusive else ""),
+            doc.money(share.amount_minor),
+            False,
+        )
+        for share in shares
+    ]
+
+
+def render_credit_note_pdf(
+    note: CreditNote, *, invoice: Invoice, account: Account, company: CompanySettings
+) -> bytes:
+    """A credit note as PDF bytes: what it credits (its lines, tax included), which invoice,
+    and where the money went (off the amount due, refunded, or account credit). `note.lines`
+    must be loaded. The same credit note always renders to the same bytes."""
+    doc = _Document(
+        company=company,
+        kind="Credit note",
+        number=note.number,
+        currency=note.currency,
+        locale=account.locale,
+        created=_instant(note.created_at, note.issue_date),
+    )
+    money = doc.money
+    doc.masthead(
+        "CREDIT NOTE",
+        None,
+        [
+            ("Issue date", doc.day(note.issue_date)),
+            ("Invoice", invoice.display_number),
+            ("Invoice date", doc.day(invoice.issue_date)),
+        ],
+    )
+    doc.parties(
+        "Credit to", account, ("Amount credited", money(note.amount_minor), invoice.display_number)
+    )
+    doc.data_table(
+        ("Description", "Qty", "Tax included", "Amount"),
+        [
+            (
+                line.description or "",
+                format_quantity(line.quantity, doc.locale),
+                money(line.tax_minor),
+                money(line.amount_minor),
+            )
+            for line in note.lines
+        ],
+        widths=(56, 10, 16, 18),
+        aligns=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+    )
+    rows = [
+        ("Net", money(note.amount_minor - note.tax_minor), False),
+        ("Tax", money(note.tax_minor), False),
+        ("Total credited", money(note.amount_minor), True),
+    ]
+    if note.applied_to_due_minor:
+        rows.append(("Off the amount due", money(note.applied_to_due_minor), False))
+    if note.outside_minor:
+        label = {
+            CreditSettlement.REFUND: "Refunded",
+            CreditSettlement.ACCOUNT_CREDIT: "Account credit",
+        }.get(CreditSettlement(note.settlement), "Returned")
+        rows.append((label, money(note.outside_minor), False))
+    doc.totals(rows)
+    if (note.reason or "").strip():
+        doc.paragraph("Reason", note.reason)
     return doc.to_bytes()
 
 
@@ -622,4 +743,60 @@ def render_receipt_pdf(
         rows.append(("Refunded", money(-refunded), False))
     rows.append(("Net amount", money(payment.amount_minor - refunded), True))
     doc.totals(rows)
+    return doc.to_bytes()
+
+
+def render_quote_pdf(quote: Quote, *, account: Account, company: CompanySettings) -> bytes:
+    """A quote as PDF bytes, in the invoice's look: what is offered, for how much, until when.
+
+    `quote.lines` must be loaded. Amounts are printed as stored (billing/totals.py computed
+    them). The same quote always renders to the same bytes."""
+    status = QuoteStatus(quote.status or QuoteStatus.DRAFT)
+    doc = _Document(
+        company=company,
+        kind="Quote",
+        number=quote.display_number,
+        currency=quote.currency,
+        locale=account.locale,
+        created=_instant(quote.sent_at or quote.created_at, quote.issue_date),
+    )
+    money = doc.money
+    doc.masthead(
+        "QUOTE",
+        None if status == QuoteStatus.SENT else status.value.upper(),
+        [("Issue date", doc.day(quote.issue_date)), ("Valid until", doc.day(quote.expiry_date))],
+    )
+    doc.parties(
+        "Prepared for",
+        account,
+        ("Quote total", money(quote.total_minor), f"Valid until {doc.day(quote.expiry_date)}"),
+    )
+    doc.data_table(
+        ("Description", "Qty", "Unit price", "Tax %", "Amount"),
+        [
+            (
+                line.description or "",
+                format_quantity(line.quantity, doc.locale),
+                money(line.unit_amount_minor),
+                f"{format_quantity(line.tax_rate or Decimal(0), doc.locale)}%",
+                money(line.amount_minor),
+            )
+            for line in quote.lines
+        ],
+        widths=(46, 10, 16, 10, 18),
+        aligns=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+    )
+    rows = [("Subtotal", money(quote.subtotal_minor), False)]
+    if quote.discount_minor:
+        rows.append(("Discount", money(-quote.discount_minor), False))
+    rows += [("Tax", money(quote.tax_minor), False), ("Total", money(quote.total_minor), True)]
+    doc.totals(rows)
+    if (quote.memo or "").strip():
+        doc.paragraph("Notes", quote.memo)
+    if status in (QuoteStatus.ACCEPTED, QuoteStatus.CONVERTED) and quote.responded_at:
+        doc.closing(f"Accepted by {quote.accepted_name} on {doc.day(quote.responded_at)}.")
+    else:
+        doc.closing(
+            "To accept this quote, open the link in its email or sign in to your billing portal."
+        )
     return doc.to_bytes()

@@ -27,6 +27,7 @@ class Email(Base):
     id: Mapped[int] = pk()
     account_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     to_address: Mapped[str] = mapped_column(String(320))
+    cc: Mapped[str] = mapped_column(Text, default="", server_default="")  # "a@x, b@y"
     subject: Mapped[str] = mapped_column(String(300))
     template: Mapped[str] = mapped_column(String(64))
     text_body: Mapped[str] = mapped_column(Text)

@@ -19,14 +19,18 @@ class PaymentMethod(StrEnum):
     CASH = "cash"
     BANK_TRANSFER = "bank_transfer"
     OTHER = "other"
+    ACCOUNT_CREDIT = "account_credit"  # paid from the customer's account credit (see credit.py)
 
     @property
     def label(self) -> str:
-        return {"bank_transfer": "Bank transfer"}.get(self.value, self.value.capitalize())
+        return {"bank_transfer": "Bank transfer", "account_credit": "Account credit"}.get(
+            self.value, self.value.capitalize()
+        )
 
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"  # recorded before the processor answered
+    REQUIRES_ACTION = "requires_action"  # the payer's bank asked for 3-D Secure
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
@@ -57,6 +61,10 @@ class Payment(Base):
     processor: Mapped[str | None] = mapped_column(String(16))
     processor_payment_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     processor_charge_id: Mapped[str | None] = mapped_column(String(64))
+    processor_payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    # Set (and committed) just before the processor is first asked to charge: a payment still
+    # pending with this set may have been charged, so it is reconciled before any new attempt.
+    processor_requested_at: Mapped[datetime | None] = instant()
     card_brand: Mapped[str | None] = mapped_column(String(32))
     card_last4: Mapped[str | None] = mapped_column(String(4))
     failure_message: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -79,6 +87,7 @@ class Payment(Base):
             name="refund_within_amount",
         ),
         Index("ix_payments_account_created", "account_id", "created_at", "id"),
+        Index("ix_payments_status_created", "status", "created_at"),
     )
 
     @property
@@ -99,6 +108,7 @@ class PaymentAllocation(Base):
     payment_id: Mapped[int] = fk("payments.id", ondelete="CASCADE")
     invoice_id: Mapped[int] = fk("invoices.id")
     amount_minor: Mapped[int] = money()
+    amount_refunded_minor: Mapped[int] = money()  # the part of the refunds that touched it
 
     payment: Mapped[Payment] = relationship(back_populates="allocations")
     invoice: Mapped[Invoice] = relationship()
@@ -106,6 +116,10 @@ class PaymentAllocation(Base):
     __table_args__ = (
         UniqueConstraint("payment_id", "invoice_id", name="uq_payment_allocations_payment_invoice"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(
+            "amount_refunded_minor >= 0 AND amount_refunded_minor <= amount_minor",
+            name="refund_within_amount",
+        ),
     )
 
 
@@ -120,6 +134,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     method: Mapped[PaymentMethod] = mapped_column(String(16))  # how the money went back
     processor_refund_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reference: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    failure_message: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = instant(nullable=False)
     succeeded_at: Mapped[datetime | None] = instant()
 
@@ -128,4 +144,5 @@ class Refund(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_in(RefundStatus)})", name="status"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_refunds_status_created", "status", "created_at"),
     )

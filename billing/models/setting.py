@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy import Boolean, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db import Base
@@ -25,4 +25,8 @@ class CompanySettings(Base):
     # Deferred: pages read the name on every request; only the logo route and PDFs need the bytes.
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_mime: Mapped[str | None] = mapped_column(String(32))
+    # An offline payment beyond what its invoice owes becomes account credit (else it is refused).
+    allow_account_credit: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # What an accepted quote becomes without staff: "off", "draft" or "finalize" (QuoteConversion).
+    quote_auto_convert: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     updated_at: Mapped[datetime | None] = instant()

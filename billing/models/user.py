@@ -118,10 +118,12 @@ class AuthSession(_BelongsToUser, Base):
 class TokenPurpose(StrEnum):
     MAGIC_LINK = "magic_link"
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose, not a secret)
+    INVITATION = "invitation"  # a new portal user sets a password and signs in
 
 
 class LoginToken(_BelongsToUser, Base):
-    """A single-use emailed link (magic sign-in or password reset), stored as a hash."""
+    """A single-use emailed link (magic sign-in, password reset or invitation), stored as a
+    hash."""
 
     __tablename__ = "login_tokens"
 
@@ -134,7 +136,9 @@ class LoginToken(_BelongsToUser, Base):
 
     __table_args__ = (
         CheckConstraint(_ONE_OWNER, name="one_owner"),
-        CheckConstraint("purpose IN ('magic_link', 'password_reset')", name="purpose"),
+        CheckConstraint(
+            "purpose IN ('magic_link', 'password_reset', 'invitation')", name="purpose"
+        ),
     )
 
 
@@ -143,6 +147,8 @@ class AttemptKind(StrEnum):
     LINK_REQUEST = "link_request"  # asking for a magic link or reset link; every request counts
     LINK_REDEEM = "link_redeem"  # opening or using an emailed link; failures count
     PAY_LINK = "pay_link"  # opening a public pay link; unknown tokens count
+    QUOTE_LINK = "quote_link"  # opening an emailed quote link; unknown tokens count
+    WIDGET = "widget"  # a card attempt through the Pay Now widget; every attempt counts
 
 
 class AuthAttempt(Base):

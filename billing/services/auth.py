@@ -41,12 +41,14 @@ USER_MODELS: dict[Realm, type[PortalUser] | type[StaffUser]] = {
 TOKEN_LIFETIMES = {
     TokenPurpose.MAGIC_LINK: timedelta(minutes=15),
     TokenPurpose.PASSWORD_RESET: timedelta(minutes=60),
+    TokenPurpose.INVITATION: timedelta(days=7),
 }
 LINK_PATHS = {
     (Realm.PORTAL, TokenPurpose.MAGIC_LINK): "/login/link/",
     (Realm.PORTAL, TokenPurpose.PASSWORD_RESET): "/reset/",
     (Realm.STAFF, TokenPurpose.MAGIC_LINK): "/admin/login/link/",
     (Realm.STAFF, TokenPurpose.PASSWORD_RESET): "/admin/reset/",
+    (Realm.PORTAL, TokenPurpose.INVITATION): "/invite/",
 }
 
 
@@ -348,8 +350,10 @@ def reset_password(
     ip: str,
     now: datetime,
     limits: Limits,
+    purpose: TokenPurpose = TokenPurpose.PASSWORD_RESET,
 ) -> tuple[User, str]:
-    """Set a new password with a reset link, end every other session of the user and sign in.
+    """Set a new password with a reset link (or, with purpose INVITATION, an invitation link),
+    end every other session of the user and sign in.
 
     Raises ValidationFailed for a weak password (the link stays usable), TokenInvalid,
     RateLimited. Commits.
@@ -360,7 +364,7 @@ def reset_password(
     user = _consume(
         session,
         realm=realm,
-        purpose=TokenPurpose.PASSWORD_RESET,
+        purpose=purpose,
         token=token,
         ip=ip,
         now=now,
@@ -375,6 +379,48 @@ def reset_password(
     session_token = _start_session(session, user, ip=ip, now=now, limits=limits)
     session.commit()
     return user, session_token
+
+
+def issue_invitation(
+    session: Session, *, user: PortalUser, context: dict, base_url: str, now: datetime
+) -> None:
+    """Write a single-use invitation link (7 days) for a portal user and queue its email, in the
+    caller's transaction (the caller commits). Earlier unused invitations of the user stop
+    working. `context` adds what the email names (company_name, account_name)."""
+    for old in session.scalars(
+        select(LoginToken).where(
+            LoginToken.portal_user_id == user.id,
+            LoginToken.purpose == TokenPurpose.INVITATION,
+            LoginToken.used_at.is_(None),
+        )
+    ):
+        old.used_at = now
+    token = new_token()
+    lifetime = TOKEN_LIFETIMES[TokenPurpose.INVITATION]
+    path = LINK_PATHS[Realm.PORTAL, TokenPurpose.INVITATION]
+    session.add(
+        LoginToken(
+            token_hash=hash_token(token),
+            purpose=TokenPurpose.INVITATION,
+            created_at=now,
+            expires_at=now + lifetime,
+            portal_user_id=user.id,
+        )
+    )
+    emails.queue_email(
+        session,
+        to=user.email,
+        template="invitation",
+        context={
+            "name": user.name,
+            "link": base_url.rstrip("/") + path + token,
+            "days": lifetime.days,
+        }
+        | context,
+        account_id=user.account_id,
+        sensitive=True,
+        now=now,
+    )
 
 
 def forget_old_attempts(session: Session, *, now: datetime, keep: timedelta) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from billing import audit
 from billing.errors import ValidationFailed
-from billing.models import CompanySettings
+from billing.models import CompanySettings, QuoteConversion
 from billing.money import check_currency
 
 MAX_LOGO_BYTES = 1024 * 1024
@@ -95,6 +95,11 @@ def _validate(values: dict[str, Any], logo: bytes | None) -> tuple[dict[str, str
         clean["default_currency"] = check_currency(str(values.get("default_currency") or ""))
     except ValueError:
         errors["default_currency"] = "Enter a three-letter ISO 4217 code, such as USD or EUR."
+    if values.get("quote_auto_convert") is not None:  # absent: left as it is
+        conversion = str(values["quote_auto_convert"])
+        if conversion not in QuoteConversion.__members__.values():
+            errors["quote_auto_convert"] = "Choose what an accepted quote becomes."
+        clean["quote_auto_convert"] = conversion
     logo_mime = None
     if logo:
         try:
@@ -117,10 +122,11 @@ def update_company_settings(
     actor: str,
 ) -> CompanySettings:
     """Save the company's details. `values` holds name, address, email, phone, tax_id,
-    default_currency and invoice_footer. A new `logo` replaces the old one (and wins over
-    `remove_logo`); `logo_mime` is what the browser claimed and is not trusted: the stored type
-    comes from the bytes. Raises ValidationFailed ({field: message}) and changes nothing.
-    Saving the same values again is a no-op (no audit entry). Commits."""
+    default_currency and invoice_footer, and optionally allow_account_credit (whether an
+    overpayment becomes account credit; left unchanged when absent). A new `logo` replaces the
+    old one (and wins over `remove_logo`); `logo_mime` is what the browser claimed and is not
+    trusted: the stored type comes from the bytes. Raises ValidationFailed ({field: message})
+    and changes nothing. Saving the same values again is a no-op (no audit entry). Commits."""
     del logo_mime  # the bytes decide the type; see check_logo
     clean, new_mime = _validate(values, logo)
     row = session.scalar(
@@ -145,6 +151,16 @@ def update_company_settings(
         if getattr(row, field) != clean[field]:
             before[field], after[field] = getattr(row, field), clean[field]
             setattr(row, field, clean[field])
+    if "allow_account_credit" in values:  # optional: callers that omit it keep the setting
+        allowed = bool(values["allow_account_credit"])
+        if row.allow_account_credit is not allowed:
+            before["allow_account_credit"] = row.allow_account_credit
+            after["allow_account_credit"] = allowed
+            row.allow_account_credit = allowed
+    conversion = clean.get("quote_auto_convert")
+    if conversion is not None and row.quote_auto_convert != conversion:
+        before["quote_auto_convert"] = row.quote_auto_convert
+        row.quote_auto_convert = after["quote_auto_convert"] = conversion
     if logo:
         row.logo, row.logo_mime = logo, new_mime
         after["logo_changed"] = True

@@ -76,12 +76,15 @@ def queue_email(
     account_id: int | None = None,
     attachments: list[dict[str, Any]] | None = None,
     sensitive: bool = False,
+    cc: list[str] | None = None,
 ) -> Email:
-    """Add an email to the outbox in the caller's transaction; the send job starts on commit."""
+    """Add an email to the outbox in the caller's transaction; the send job starts on commit.
+    `cc` adds copy recipients (a Cc header; the SMTP envelope includes them)."""
     subject, text, html = render(template, context)
     email = Email(
         account_id=account_id,
         to_address=to,
+        cc=", ".join(cc or []),
         subject=subject,
         template=template,
         text_body=text,
@@ -158,6 +161,8 @@ def _build_message(session: Session, email: Email, mail_from: str, now: datetime
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = email.to_address
+    if email.cc:
+        message["Cc"] = email.cc
     message["Subject"] = email.subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=f"paydesk-{email.id}")

@@ -183,3 +183,21 @@ def invoice_for_token(
 def is_payable(invoice: Invoice) -> bool:
     """Whether a pay link may still take money for this invoice."""
     return invoice.status in PAYABLE and invoice.amount_due_minor > 0
+
+
+def current_pay_link_url(
+    session: Session, *, invoice: Invoice, secret: str, base_url: str, now: datetime
+) -> str | None:
+    """The invoice's live pay link URL, or None when it has none (never creates one, so a
+    page can show it on GET). Read-only."""
+    link = _live_link(session, invoice.id, now)
+    if link is None or not link.is_live(now):
+        return None
+    return base_url.rstrip("/") + PATH + _token(secret, link)
+
+
+def live_link_for_token(session: Session, *, token: str, now: datetime) -> PayLink | None:
+    """The live link a token opens, without counting anything (callers that already passed
+    invoice_for_token use it to name the link in audit entries). Read-only."""
+    link = session.scalar(select(PayLink).where(PayLink.token_hash == hash_token(token)))
+    return link if link is not None and link.is_live(now) else None

@@ -12,6 +12,7 @@ from billing.models import AuditEntry, Invoice, InvoiceStatus, PaymentMethod
 from billing.services import invoices as invoice_service
 from billing.services import payments as payment_service
 from tests.factories import NOW
+from tests.money_back import set_account_credit
 
 
 def test_finalize_numbers_without_gaps_and_is_idempotent(session, make):
@@ -40,6 +41,7 @@ def test_partial_then_full_payment_pays_the_invoice(session, make):
 
 
 def test_overpayment_and_paying_a_paid_invoice_are_refused(session, make):
+    set_account_credit(session, False)  # with credit on, an overpayment becomes credit
     invoice = make.invoice()
     with pytest.raises(ValidationFailed):
         make.payment(invoice, invoice.total_minor + 1)

@@ -8,4 +8,13 @@ TASKS = {
     "send_email": "workers.jobs.emails.send_email_job",
     "sweep_outbox": "workers.jobs.maintenance.sweep_outbox_job",
     "forget_old_auth_records": "workers.jobs.maintenance.forget_old_auth_records_job",
+    "charge_payment": "workers.jobs.payments.charge_payment_job",
+    "reconcile_payment": "workers.jobs.payments.reconcile_payment_job",
+    "process_webhook_event": "workers.jobs.payments.process_webhook_event_job",
+    "sweep_payments": "workers.jobs.payments.sweep_payments_job",
+    "reconcile_refund": "workers.jobs.refunds.reconcile_refund_job",
+    "sweep_refunds": "workers.jobs.refunds.sweep_refunds_job",
+    "void_unpaid_widget_invoices": "workers.jobs.widgets.void_unpaid_widget_invoices_job",
+    "convert_quote": "workers.jobs.quotes.convert_quote_job",
+    "sweep_quotes": "workers.jobs.quotes.sweep_quotes_job",
 }

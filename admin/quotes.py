@@ -1,0 +1,201 @@
+"""Quotes in the admin: list (filter, search, keyset pages), build a new one, see one with its
+link and audit trail, send it (or send it again), and turn an accepted one into an invoice."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from admin.quote_forms import QuoteConvertForm, QuoteForm
+from billing import quote_queries
+from billing.audit import actor_of
+from billing.clock import utcnow
+from billing.errors import Conflict, InvalidTransition, ValidationFailed
+from billing.models import QuoteConversion, QuoteStatus, StaffRole
+from billing.services import documents, quotes
+from web.auth import staff_login_required, staff_role_required
+from web.extensions import db
+from web.forms import ConfirmForm
+from web.responses import pdf_response
+
+STATUSES = list(QuoteStatus)
+EDITORS = (StaffRole.ADMIN, StaffRole.ACCOUNTANT)
+
+
+def _links() -> quotes.LinkSettings:
+    settings = current_app.extensions["paydesk.settings"]
+    return quotes.LinkSettings(
+        secret=settings.secret_key,
+        base_url=settings.base_url,
+        pay_link_days=settings.pay_link_days,
+    )
+
+
+@staff_login_required
+def quote_list():
+    unsafe_status = request.args.get("status") or None
+    status = unsafe_status if unsafe_status in STATUSES else None
+    search = (request.args.get("q") or "").strip()[:100] or None
+    page = quote_queries.quote_page(
+        db.session,
+        account_id=None,
+        status=status,
+        search=search,
+        older=request.args.get("older"),
+        newer=request.args.get("newer"),
+    )
+    return render_template(
+        "admin/quotes/list.html",
+        page=page,
+        status=status,
+        search=search,
+        statuses=STATUSES,
+        can_edit=current_user.role in EDITORS,
+    )
+
+
+def _form_page(form: QuoteForm, quote=None, status: int = 200):
+    return render_template(
+        "admin/quotes/new.html", form=form, quote=quote, failed=status == 422
+    ), status
+
+
+def _customers():
+    return quote_queries.customer_choices(db.session)
+
+
+@staff_role_required(*EDITORS)
+def quote_new():
+    form = QuoteForm(customers=_customers(), today=utcnow().date())
+    form.account_id.data = request.args.get("account_id", 0, type=int)
+    return _form_page(form)
+
+
+def _save(form: QuoteForm, quote=None):
+    """Validate the posted form and create (or, with `quote`, update) the draft."""
+    if "add_line" in request.form:
+        form.add_row()
+        return _form_page(form, quote)
+    if not form.validate_on_submit():
+        return _form_page(form, quote, 422)
+    lines, discount, errors, rows = form.parsed()
+    if not form.account_id.data:
+        errors["account_id"] = "Choose the customer the quote is for."
+    if errors:
+        form.show_errors(errors, rows)
+        return _form_page(form, quote, 422)
+    terms = quotes.QuoteTerms(
+        account_id=form.account_id.data,
+        lines=lines,
+        issue_date=form.issue_date.data,
+        expiry_date=form.expiry_date.data,
+        discount_minor=discount,
+        memo=form.memo.data or "",
+        currency=(form.currency.data or "").strip() or None,
+    )
+    try:
+        if quote is None:
+            saved = quotes.create_quote(
+                db.session, terms=terms, now=utcnow(), actor=actor_of(current_user)
+            )
+        else:
+            saved = quotes.update_quote(
+                db.session,
+                quote_id=quote.id,
+                terms=terms,
+                now=utcnow(),
+                actor=actor_of(current_user),
+            )
+    except ValidationFailed as exc:
+        form.show_errors(exc.errors, rows)
+        return _form_page(form, quote, 422)
+    except InvalidTransition as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.quote_show", quote_id=quote.id))
+    flash("Quote saved as a draft. Check it, then send it to the customer.", "success")
+    return redirect(url_for("admin.quote_show", quote_id=saved.id))
+
+
+@staff_role_required(*EDITORS)
+def quote_create():
+    return _save(QuoteForm(customers=_customers()))
+
+
+@staff_role_required(*EDITORS)
+def quote_edit(quote_id: int):
+    quote = quote_queries.get_quote(db.session, quote_id=quote_id, account_id=None)
+    form = QuoteForm(data=QuoteForm.data_of(quote), customers=_customers())
+    return _form_page(form, quote)
+
+
+@staff_role_required(*EDITORS)
+def quote_update(quote_id: int):
+    quote = quote_queries.get_quote(db.session, quote_id=quote_id, account_id=None)
+    return _save(QuoteForm(customers=_customers()), quote)
+
+
+@staff_login_required
+def quote_show(quote_id: int):
+    settings = current_app.extensions["paydesk.settings"]
+    overview = quote_queries.quote_overview(
+        db.session, quote_id=quote_id, secret=settings.secret_key, base_url=settings.base_url
+    )
+    return render_template(
+        "admin/quotes/show.html",
+        o=overview,
+        quote=overview.quote,
+        send_form=ConfirmForm(),
+        convert_form=QuoteConvertForm(),
+        can_edit=current_user.role in EDITORS,
+    )
+
+
+@staff_role_required(*EDITORS)
+def quote_send(quote_id: int):
+    if ConfirmForm().validate_on_submit():
+        try:
+            quote = quotes.send_quote(
+                db.session,
+                quote_id=quote_id,
+                links=_links(),
+                now=utcnow(),
+                actor=actor_of(current_user),
+            )
+        except (InvalidTransition, ValidationFailed) as exc:
+            flash(_message(exc), "error")
+        else:
+            flash(f"Quote {quote.number} was emailed to the customer with its link.", "success")
+    return redirect(url_for("admin.quote_show", quote_id=quote_id))
+
+
+@staff_role_required(*EDITORS)
+def quote_convert(quote_id: int):
+    form = QuoteConvertForm()
+    if not form.validate_on_submit():
+        flash("Choose what the quote becomes.", "error")
+        return redirect(url_for("admin.quote_show", quote_id=quote_id))
+    try:
+        invoice = quotes.convert_quote(
+            db.session,
+            quote_id=quote_id,
+            mode=QuoteConversion(form.mode.data),
+            now=utcnow(),
+            actor=actor_of(current_user),
+        )
+    except (InvalidTransition, ValidationFailed, Conflict) as exc:
+        flash(_message(exc), "error")
+        return redirect(url_for("admin.quote_show", quote_id=quote_id))
+    flash(f"The quote became invoice {invoice.display_number}.", "success")
+    return redirect(url_for("admin.invoice_show", invoice_id=invoice.id))
+
+
+@staff_login_required
+def quote_pdf(quote_id: int):
+    filename, data = documents.quote_pdf(db.session, quote_id=quote_id, account_id=None)
+    return pdf_response(filename, data)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationFailed):
+        return " ".join(exc.errors.values())
+    return str(exc)

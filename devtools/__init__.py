@@ -1,0 +1,1 @@
+"""Development and demo helpers (not installed with Paydesk)."""

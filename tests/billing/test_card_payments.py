@@ -1,0 +1,313 @@
+"""Card payments in the domain, with the in-memory FakeGateway (fast). The same flows run
+against localstripe through the real stripe SDK in tests/billing/test_payments_localstripe.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from billing.errors import (
+    AuthenticationRequired,
+    GatewayRetryable,
+    PaymentDeclined,
+    ValidationFailed,
+)
+from billing.models import Account, AuditEntry, Email, Invoice, Payment, PaymentStatus
+from billing.services import card_payments, cards
+from billing.services.card_payments import Share
+from tests.factories import NOW
+from tests.fake_gateway import DECLINES, THREE_D_SECURE, FakeGateway
+
+BASE = "http://localhost"
+
+
+@pytest.fixture
+def gateway():
+    return FakeGateway()
+
+
+def saved_card(session, gateway, account, number="4242424242424242"):
+    customer = cards.ensure_customer(session, gateway, account_id=account.id, now=NOW, actor="t")
+    seti = gateway.succeeded_setup(number, customer_id=customer)
+    return cards.finish_card_setup(
+        session, gateway, account_id=account.id, setup_intent_id=seti, now=NOW, actor="t"
+    )
+
+
+def pay(session, gateway, account, shares, card, **kw):
+    return card_payments.pay_with_card(
+        session,
+        gateway,
+        account_id=account.id,
+        shares=shares,
+        card_id=card.id,
+        setup_intent_id=None,
+        allow_partial=kw.pop("allow_partial", True),
+        now=kw.pop("now", NOW),
+        actor="portal_user:1",
+        base_url=BASE,
+    )
+
+
+def test_full_payment_pays_the_invoice_and_queues_a_receipt(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id))
+    payment = pay(
+        session,
+        gateway,
+        session.get(Account, invoice.account_id),
+        [Share(invoice.id, invoice.total_minor)],
+        card,
+    )
+    session.refresh(invoice)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert (invoice.status, invoice.amount_due_minor) == ("paid", 0)
+    receipt = session.scalar(select(Email).where(Email.template == "receipt"))
+    assert receipt.attachments == [{"kind": "receipt_pdf", "id": payment.id}]
+    assert gateway.charge_calls == 1
+    assert gateway.payments[payment.processor_payment_id].metadata == {
+        "paydesk_payment_id": str(payment.id),
+        "paydesk_account_id": str(invoice.account_id),
+    }
+
+
+def test_partial_and_multi_invoice_payments(session, make, gateway):
+    account = make.account()
+    first, second = make.invoice(account), make.invoice(account)
+    card = saved_card(session, gateway, account)
+    payment = pay(
+        session,
+        gateway,
+        account,
+        [Share(first.id, first.total_minor), Share(second.id, 1000)],
+        card,
+    )
+    session.refresh(first)
+    session.refresh(second)
+    assert payment.amount_minor == first.total_minor + 1000
+    assert len(payment.allocations) == 2
+    assert first.status == "paid"
+    assert (second.status, second.amount_paid_minor) == ("open", 1000)
+
+
+def test_partial_rules(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id))
+    with pytest.raises(ValidationFailed, match="at least"):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, 50)],
+            card,
+        )
+    with pytest.raises(ValidationFailed, match="in full"):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, 1000)],
+            card,
+            allow_partial=False,
+        )
+    with pytest.raises(ValidationFailed, match="left to pay"):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor + 1)],
+            card,
+        )
+    assert (
+        session.scalar(select(func.count()).select_from(Payment).where(Payment.method == "card"))
+        == 0
+    )
+    assert gateway.charge_calls == 0
+
+
+def test_decline_records_the_reason_and_changes_no_invoice(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id), DECLINES)
+    with pytest.raises(PaymentDeclined) as declined:
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    assert "Try another card" in declined.value.advice
+    payment = session.scalar(select(Payment).where(Payment.method == "card"))
+    session.refresh(invoice)
+    assert payment.status == PaymentStatus.FAILED
+    assert "declined" in payment.failure_message
+    assert (invoice.status, invoice.amount_paid_minor) == ("open", 0)
+
+
+def test_three_d_secure_waits_then_confirms_once(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id), THREE_D_SECURE)
+    with pytest.raises(AuthenticationRequired) as needed:
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    session.refresh(invoice)
+    assert invoice.amount_paid_minor == 0  # nothing moves before the confirmed outcome
+    gateway.authenticate(needed.value.payment_intent_id)
+    for _ in range(2):  # the browser and the webhook both confirm
+        payment = card_payments.confirm_card_payment(
+            session,
+            gateway,
+            payment_id=needed.value.payment_id,
+            account_id=invoice.account_id,
+            now=NOW,
+            actor="t",
+            base_url=BASE,
+        )
+    session.refresh(invoice)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert invoice.amount_paid_minor == invoice.total_minor
+    applied = session.scalar(
+        select(func.count()).where(
+            AuditEntry.action == "invoice.payment_applied", AuditEntry.subject_id == invoice.id
+        )
+    )
+    assert applied == 1
+
+
+def test_a_second_payment_cannot_take_what_an_in_flight_one_reserves(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id), THREE_D_SECURE)
+    with pytest.raises(AuthenticationRequired):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    other = saved_card(session, gateway, session.get(Account, invoice.account_id))
+    with pytest.raises(ValidationFailed, match="already in progress"):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            other,
+        )
+
+
+def test_lost_answer_is_reconciled_not_charged_again(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id))
+    gateway.lose_next_response = True
+    with pytest.raises(GatewayRetryable):
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    payment = session.scalar(select(Payment).where(Payment.method == "card"))
+    assert payment.status == PaymentStatus.PENDING
+    # The charge job running again finds the PaymentIntent by metadata instead of charging.
+    for _ in range(2):
+        card_payments.charge_payment(
+            session, gateway, payment_id=payment.id, now=NOW, actor="system", base_url=BASE
+        )
+    card_payments.reconcile_payment(
+        session, gateway, payment_id=payment.id, now=NOW + timedelta(minutes=6), base_url=BASE
+    )
+    session.refresh(invoice)
+    session.refresh(payment)
+    assert gateway.charge_calls == 1
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert invoice.status == "paid"
+
+
+def test_a_payment_never_sent_is_canceled_after_a_while(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id))
+    payment = card_payments.start_card_payment(
+        session,
+        account_id=invoice.account_id,
+        shares=[Share(invoice.id, invoice.total_minor)],
+        card=gateway.retrieve_card(card.processor_payment_method_id),
+        allow_partial=True,
+        processor="stripe",
+        now=NOW,
+        actor="t",
+    )
+    card_payments.reconcile_payment(session, gateway, payment_id=payment.id, now=NOW, base_url=BASE)
+    session.refresh(payment)
+    assert payment.status == PaymentStatus.PENDING  # too early to give up
+    later = NOW + card_payments.NOT_SENT_AFTER
+    card_payments.reconcile_payment(
+        session, gateway, payment_id=payment.id, now=later, base_url=BASE
+    )
+    session.refresh(payment)
+    assert payment.status == PaymentStatus.CANCELED
+    assert gateway.charge_calls == 0
+    # The charge job arriving late does nothing either.
+    card_payments.charge_payment(
+        session, gateway, payment_id=payment.id, now=later, actor="t", base_url=BASE
+    )
+    assert gateway.charge_calls == 0
+
+
+def test_abandoned_three_d_secure_is_canceled(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id), THREE_D_SECURE)
+    with pytest.raises(AuthenticationRequired) as needed:
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    later = NOW + card_payments.ACTION_TIMEOUT
+    assert needed.value.payment_id in card_payments.payments_to_reconcile(
+        session, now=later, min_age=timedelta(minutes=5)
+    )
+    payment = card_payments.reconcile_payment(
+        session, gateway, payment_id=needed.value.payment_id, now=later, base_url=BASE
+    )
+    assert payment.status == PaymentStatus.CANCELED
+    assert gateway.payments[needed.value.payment_intent_id].status == "canceled"
+
+
+def test_an_offline_payment_meanwhile_leaves_the_rest_unapplied(session, make, gateway):
+    invoice = make.invoice()
+    card = saved_card(session, gateway, session.get(Account, invoice.account_id), THREE_D_SECURE)
+    with pytest.raises(AuthenticationRequired) as needed:
+        pay(
+            session,
+            gateway,
+            session.get(Account, invoice.account_id),
+            [Share(invoice.id, invoice.total_minor)],
+            card,
+        )
+    make.payment(invoice, 1000)  # a check arrives while the card waits for 3-D Secure
+    gateway.authenticate(needed.value.payment_intent_id)
+    payment = card_payments.confirm_card_payment(
+        session,
+        gateway,
+        payment_id=needed.value.payment_id,
+        account_id=invoice.account_id,
+        now=NOW,
+        actor="t",
+        base_url=BASE,
+    )
+    invoice = session.get(Invoice, invoice.id)
+    session.refresh(invoice)
+    assert invoice.status == "paid"
+    assert invoice.amount_paid_minor == invoice.total_minor  # never more than the total
+    assert payment.allocations[0].amount_minor == invoice.total_minor - 1000
