@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 
 def origin_of(url: str) -> str:
@@ -43,9 +43,22 @@ def content_security_policy(
     )
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for _key, items in values for value in items)
+
+
+def refuse_nul_bytes() -> None:
+    """NUL is never valid text (PostgreSQL cannot store it): one clear 400 for every form."""
+    if _has_nul(request.args.lists()) or (
+        request.mimetype != "application/json" and _has_nul(request.form.lists())
+    ):
+        abort(400, "The request contained an invalid character (NUL).")
+
+
 def init_app(
     app: Flask, *, stripe_js_url: str | None = None, stripe_api_base: str | None = None
 ) -> None:
+    app.before_request(refuse_nul_bytes)
     policy = content_security_policy(
         origin_of(stripe_js_url) if stripe_js_url else None,
         origin_of(stripe_api_base) if stripe_api_base else None,
