@@ -109,8 +109,10 @@ def credit_note_export():
     filters, _errors = lists.parse_filters(
         admin_lists.CREDIT_NOTE_STATUSES, admin_lists.CREDIT_NOTE_SORTS
     )
-    rows = admin_lists.credit_note_csv_rows(db.session, filters)
-    return lists.csv_response(f"credit-notes-{utcnow():%Y%m%d}.csv", rows)
+    return lists.csv_response(
+        f"credit-notes-{utcnow():%Y%m%d}.csv",
+        lambda session: admin_lists.credit_note_csv_rows(session, filters),
+    )
 
 
 @staff_login_required

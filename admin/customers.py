@@ -47,8 +47,11 @@ def customer_export():
     filters, _errors = lists.parse_filters(
         admin_lists.CUSTOMER_STATUSES, admin_lists.CUSTOMER_SORTS
     )
-    rows = admin_lists.customer_csv_rows(db.session, filters, today=utcnow().date())
-    return lists.csv_response(f"customers-{utcnow():%Y%m%d}.csv", rows)
+    today = utcnow().date()
+    return lists.csv_response(
+        f"customers-{utcnow():%Y%m%d}.csv",
+        lambda session: admin_lists.customer_csv_rows(session, filters, today=today),
+    )
 
 
 @staff_login_required

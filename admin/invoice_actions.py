@@ -144,5 +144,8 @@ def invoice_delete(invoice_id: int):
 @staff_login_required
 def invoice_export():
     filters, _errors = lists.parse_filters(admin_lists.INVOICE_STATUSES, admin_lists.INVOICE_SORTS)
-    rows = admin_lists.invoice_csv_rows(db.session, filters, today=utcnow().date())
-    return lists.csv_response(f"invoices-{utcnow():%Y%m%d}.csv", rows)
+    today = utcnow().date()
+    return lists.csv_response(
+        f"invoices-{utcnow():%Y%m%d}.csv",
+        lambda session: admin_lists.invoice_csv_rows(session, filters, today=today),
+    )

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
+from sqlalchemy.orm import Session
 
 from billing.admin_lists import Filters
 from billing.money import known_currencies
@@ -71,26 +72,24 @@ def filter_args(filters: Filters) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def csv_response(filename: str, rows: Iterator[list[str]]) -> Response:
-    """Stream `rows` as a UTF-8 CSV download (a BOM first, so spreadsheet apps read accents);
-    the request's database transaction ends with the last row."""
+def csv_response(filename: str, rows_of: Callable[[Session], Iterator[list[str]]]) -> Response:
+    """Stream `rows_of(session)` as a UTF-8 CSV download (a BOM first, so spreadsheet apps read
+    accents). The rows are read in a session of their own, opened when streaming starts and
+    closed with the last row (or when the client goes away): the request's session has already
+    ended by then, and a server-side cursor must not outlive its transaction."""
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        try:
+        with db.factory() as session:
             yield "\ufeff"
-            for row in rows:
+            for row in rows_of(session):
                 writer.writerow(row)
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
-        finally:
-            # The rows came from a server-side cursor: end its read transaction as soon as the
-            # last row is out, not only when the server closes the response.
-            db.session.rollback()
 
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response = Response(generate(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -39,8 +39,10 @@ def payment_list():
 @staff_login_required
 def payment_export():
     filters, _errors = lists.parse_filters(PAYMENT_STATUSES, admin_lists.PAYMENT_SORTS)
-    rows = admin_lists.payment_csv_rows(db.session, filters)
-    return lists.csv_response(f"payments-{utcnow():%Y%m%d}.csv", rows)
+    return lists.csv_response(
+        f"payments-{utcnow():%Y%m%d}.csv",
+        lambda session: admin_lists.payment_csv_rows(session, filters),
+    )
 
 
 @staff_login_required

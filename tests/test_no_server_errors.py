@@ -153,3 +153,12 @@ def test_junk_to_every_portal_and_public_form_is_never_a_server_error(app, clien
     assert urls
     token = csrf_token(client, "/invoices")
     _assert_no_server_errors(client, urls, token)
+
+
+def test_nul_characters_are_refused_before_any_view(client, make):
+    sign_in_staff(client, make)
+    token = csrf_token(client, "/admin/customers")
+    response = client.post("/admin/customers/new", data={"csrf_token": token, "name": "a\x00b"})
+    assert response.status_code == 400
+    assert client.get("/admin/invoices?q=a%00b").status_code == 400
+    assert client.get("/admin/invoices?q=ab").status_code == 200
