@@ -53,7 +53,6 @@ class Order(Base):
     finalize: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     send: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     invoice_id: Mapped[int | None] = fk("invoices.id", nullable=True, index=False)
-    conversion_started_at: Mapped[datetime | None] = instant()
     created_at: Mapped[datetime] = instant(nullable=False)
     completed_at: Mapped[datetime | None] = instant()
 

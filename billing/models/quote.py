@@ -86,8 +86,6 @@ class Quote(Base):
     responded_ip: Mapped[str] = mapped_column(String(45), default="", server_default="")
     # The company setting in force when the customer accepted (None: staff convert it).
     auto_convert: Mapped[QuoteConversion | None] = mapped_column(String(8))
-    # Set while a conversion is under way, so a second one started meanwhile stands back.
-    conversion_started_at: Mapped[datetime | None] = instant()
     invoice_id: Mapped[int | None] = fk("invoices.id", nullable=True, index=False)
     created_at: Mapped[datetime] = instant(nullable=False)
     sent_at: Mapped[datetime | None] = instant()

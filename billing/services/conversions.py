@@ -1,41 +1,33 @@
 """Turning an accepted quote or an order into an invoice: the one path both take.
 
-The invoice is made only through billing.services.invoices (create_draft, then finalize_invoice
-when asked), so its totals, number and audit entries are exactly those of an invoice typed by
-staff. Lines are copied as they are (description, quantity, unit price, tax rate) with the
-document's discount, so the invoice's totals equal the quote's.
+The invoice is made only through billing.services.invoices (add_draft, then finalize_locked when
+asked) and emailed through billing.services.sending (send_locked), so its totals, number, audit
+entries and email are exactly those of an invoice typed by staff. Lines are copied as they are
+(description, quantity, unit price, tax rate) with the document's discount, so the invoice's
+totals equal the quote's.
 
-Those services commit, so a conversion is several transactions. What keeps it exactly once:
-1. claim: lock the quote or order; if it already names its invoice, that is the answer
-   (idempotent); if another conversion claimed it less than CLAIM_TIMEOUT ago, raise Conflict;
-   else note the claim and commit. Two converters racing (a staff click and the auto-convert
-   job) serialise on the row lock, and the second one stands back.
-2. create the draft invoice (commits).
-3. link: lock the source again, point it at the invoice (a quote becomes converted; the invoice's
-   quote_id is set), release the claim, audit both sides, commit. The unique invoice_id columns
-   make a second link impossible.
-4. finalize (idempotent) when asked; email it (billing.services.sending) when asked, unless it
-   was already sent (a resumed conversion does not email twice).
-A crash between 2 and 3 leaves an unlinked draft and a claim that lapses after CLAIM_TIMEOUT;
-the retry then makes a new draft (staff can delete the stray one). That window is two commits
-wide; closing it needs create_draft to write the link in its own transaction.
+One transaction: the source row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers),
+then the draft is created, linked to the source, finalized and queued for email when asked, and
+everything commits together. Any failure rolls all of it back: there is never a half-made
+invoice, a quote marked converted without its invoice, nor an email for an invoice that does not
+exist. Two converters racing (a staff click and the auto-convert job) wait on the row lock; the
+second finds the source linked and returns its invoice. The unique `invoice_id` columns make a
+second link impossible regardless.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import audit
-from billing.errors import BillingError, Conflict, InvalidTransition, NotFound
+from billing.errors import InvalidTransition, NotFound
 from billing.models import Account, Invoice, Order, OrderStatus, Quote, QuoteStatus
 from billing.services import invoices as invoice_service
 from billing.services import pay_links, sending
-
-CLAIM_TIMEOUT = timedelta(minutes=5)
 
 Source = Quote | Order
 
@@ -50,9 +42,9 @@ class LinkSettings:
     pay_link_days: int = pay_links.DEFAULT_DAYS_AFTER_DUE
 
 
-def _lock(session: Session, model: type[Source], source_id: int) -> Source:
-    """The source FOR UPDATE, read afresh (populate_existing): the session may hold a copy
-    from before another process claimed or linked it."""
+def lock_source(session: Session, model: type[Source], source_id: int) -> Source:
+    """The quote or order FOR UPDATE, read afresh (populate_existing): the session may hold a
+    copy from before another transaction linked it. Raises NotFound."""
     source = session.scalar(
         select(model)
         .where(model.id == source_id)
@@ -73,43 +65,8 @@ def _check_convertible(source: Source) -> None:
         raise InvalidTransition("This order already has its invoice.")
 
 
-def _claim(session: Session, model: type[Source], source_id: int, now: datetime) -> Source:
-    source = _lock(session, model, source_id)
-    if source.invoice_id is not None:
-        session.rollback()
-        return source
-    try:
-        _check_convertible(source)
-    except InvalidTransition:
-        session.rollback()
-        raise
-    started = source.conversion_started_at
-    if started is not None and now - started < CLAIM_TIMEOUT:
-        session.rollback()
-        raise Conflict("This is being turned into an invoice right now. Reload in a moment.")
-    source.conversion_started_at = now
-    session.commit()
-    return source
-
-
-def _release(session: Session, model: type[Source], source_id: int) -> None:
-    session.rollback()
-    source = _lock(session, model, source_id)
-    source.conversion_started_at = None
-    session.commit()
-
-
-def _link(
-    session: Session,
-    model: type[Source],
-    source_id: int,
-    invoice: Invoice,
-    now: datetime,
-    actor: str,
-) -> None:
-    source = _lock(session, model, source_id)
+def _link(session: Session, source: Source, invoice: Invoice, now: datetime, actor: str) -> None:
     source.invoice_id = invoice.id
-    source.conversion_started_at = None
     if isinstance(source, Quote):
         source.status = QuoteStatus.CONVERTED
         source.converted_at = now
@@ -134,7 +91,81 @@ def _link(
             account_id=source.account_id,
             after={"invoice_id": invoice.id},
         )
-    session.commit()
+    session.flush()
+
+
+def _new_draft(
+    session: Session,
+    source: Source,
+    *,
+    issue_date: date,
+    due_date: date | None,
+    now: datetime,
+    actor: str,
+) -> Invoice:
+    kind = "quote" if isinstance(source, Quote) else "order"
+    return invoice_service.add_draft(
+        session,
+        account=session.get(Account, source.account_id),
+        lines=[
+            invoice_service.DraftLine(
+                line.description, line.quantity, line.unit_amount_minor, line.tax_rate
+            )
+            for line in source.lines
+        ],
+        issue_date=issue_date,
+        due_date=due_date,
+        discount_minor=source.discount_minor,
+        memo=source.memo,
+        currency=source.currency,
+        now=now,
+        actor=actor,
+        action=f"invoice.created_from_{kind}",
+        audit_extra=_origin(source),
+    )
+
+
+def convert_locked(
+    session: Session,
+    *,
+    model: type[Source],
+    source_id: int,
+    issue_date: date,
+    due_date: date | None,
+    finalize: bool,
+    now: datetime,
+    actor: str,
+    send: bool = False,
+    links: LinkSettings | None = None,
+) -> Invoice:
+    """`convert_to_invoice` in the caller's transaction (the caller commits, or rolls back on
+    any error): locks the source, makes and links its draft, finalizes and sends when asked.
+    A source that already has its invoice returns it (finalized or sent now if asked and not
+    yet). Raises as convert_to_invoice does."""
+    if send and (links is None or not finalize):
+        raise ValueError("sending needs `links` and `finalize`")
+    source = lock_source(session, model, source_id)
+    if source.invoice_id is not None:
+        invoice = invoice_service.lock_invoice(session, source.invoice_id)
+    else:
+        _check_convertible(source)
+        invoice = _new_draft(
+            session, source, issue_date=issue_date, due_date=due_date, now=now, actor=actor
+        )
+        _link(session, source, invoice, now, actor)
+    if finalize:
+        invoice_service.finalize_locked(session, invoice, now=now, actor=actor)
+    if send and invoice.sent_at is None:
+        sending.send_locked(
+            session,
+            invoice,
+            now=now,
+            actor=actor,
+            secret=links.secret,
+            base_url=links.base_url,
+            pay_link_days=links.pay_link_days,
+        )
+    return invoice
 
 
 def convert_to_invoice(
@@ -148,65 +179,33 @@ def convert_to_invoice(
     actor: str,
     send: bool = False,
     links: LinkSettings | None = None,
-    claimed: bool = False,
 ) -> Invoice:
     """The invoice for an accepted quote or a pending order: made as a draft with the source's
     lines, linked to it, finalized when `finalize` and emailed when `send` (which needs
     `links` and `finalize`). Without `due_date` the customer's payment terms set it. Returns the
     invoice (refreshed).
 
-    `claimed`: the caller wrote the source with its claim already taken (a new order), so
-    the claim step is skipped. Idempotent: a source that already has its invoice returns it
-    (finalizing it if asked).
-    Raises InvalidTransition (a quote that is not accepted), Conflict (another conversion of
-    the same source is under way), ValidationFailed from create_draft (nothing is kept and the
-    claim is released), NotFound. Commits (several times; see the module docstring)."""
-    model, source_id = type(source), source.id
-    kind = "quote" if isinstance(source, Quote) else "order"
-    claimed = source if claimed else _claim(session, model, source_id, now)
-    if claimed.invoice_id is not None:
-        invoice = session.get(Invoice, claimed.invoice_id)
-    else:
-        account = session.get(Account, claimed.account_id)
-        lines = [
-            invoice_service.DraftLine(
-                line.description, line.quantity, line.unit_amount_minor, line.tax_rate
-            )
-            for line in claimed.lines
-        ]
-        try:
-            invoice = invoice_service.create_draft(
-                session,
-                account=account,
-                lines=lines,
-                issue_date=issue_date,
-                due_date=due_date,
-                discount_minor=claimed.discount_minor,
-                memo=claimed.memo,
-                currency=claimed.currency,
-                now=now,
-                actor=actor,
-                action=f"invoice.created_from_{kind}",
-                audit_extra=_origin(claimed),
-            )
-        except BillingError:
-            _release(session, model, source_id)
-            raise
-        _link(session, model, source_id, invoice, now, actor)
-    if finalize:
-        invoice = invoice_service.finalize_invoice(
-            session, invoice_id=invoice.id, now=now, actor=actor
-        )
-    if send and invoice.sent_at is None:
-        sending.send_invoice(
+    Idempotent: a source that already has its invoice returns it (finalizing it if asked).
+    Raises InvalidTransition (a quote that is not accepted), ValidationFailed (the invoice
+    service refused the lines), NotFound, or a database error; on any of them nothing is
+    written. One transaction: commits once."""
+    try:
+        invoice = convert_locked(
             session,
-            invoice_id=invoice.id,
+            model=type(source),
+            source_id=source.id,
+            issue_date=issue_date,
+            due_date=due_date,
+            finalize=finalize,
             now=now,
             actor=actor,
-            secret=links.secret,
-            base_url=links.base_url,
-            pay_link_days=links.pay_link_days,
+            send=send,
+            links=links,
         )
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
     session.refresh(invoice)
     return invoice
 

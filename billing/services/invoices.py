@@ -364,7 +364,15 @@ def _apply(invoice: Invoice, checked: _Checked, **values) -> None:
         setattr(invoice, name, value)
 
 
-def create_draft(
+def create_draft(session: Session, **draft) -> Invoice:
+    """A draft invoice for `account` with totals computed by billing.totals (the arguments of
+    `add_draft`). Raises ValidationFailed ({field: message}, nothing written). Commits."""
+    invoice = add_draft(session, **draft)
+    session.commit()
+    return invoice
+
+
+def add_draft(
     session: Session,
     *,
     account: Account,
@@ -382,11 +390,13 @@ def create_draft(
     action: str = "invoice.created",
     audit_extra: dict | None = None,
 ) -> Invoice:
-    """A draft invoice for `account` with totals computed by billing.totals.
+    """`create_draft` in the caller's transaction: the draft is added and flushed (it has its
+    id), with its audit entry; the caller commits (or rolls back, and nothing was written), so
+    a conversion can create, link, finalize and send one invoice in one transaction.
 
     Terms: `net_days` sets the due date to issue date + N days; else `due_date`; with neither,
     the account's payment terms apply. The invoice discount is `discount_minor` (an amount) or
-    `discount_percent`. Raises ValidationFailed ({field: message}, nothing written). Commits.
+    `discount_percent`. Raises ValidationFailed ({field: message}) before writing anything.
     `action`/`audit_extra` name the audit entry (e.g. "invoice.duplicated" with its source)."""
     memo, footer = (memo or "").strip(), (footer or "").strip()
     checked = _check_draft(
@@ -427,7 +437,7 @@ def create_draft(
         account_id=account.id,
         after=_snapshot(invoice) | (audit_extra or {}),
     )
-    session.commit()
+    session.flush()
     return invoice
 
 
@@ -658,6 +668,19 @@ def finalize_invoice(
     if invoice.status != InvoiceStatus.DRAFT:
         session.rollback()
         return invoice
+    finalize_locked(session, invoice, now=now, actor=actor, apply_credit=apply_credit)
+    session.commit()
+    return invoice
+
+
+def finalize_locked(
+    session: Session, invoice: Invoice, *, now: datetime, actor: str, apply_credit: bool = True
+) -> None:
+    """`finalize_invoice` in the caller's transaction, for an invoice the caller locked
+    (lock_invoice) or created in it: numbers and opens a draft, audits, applies account credit,
+    flushes; the caller commits. A finalized invoice is left as it is (idempotent)."""
+    if invoice.status != InvoiceStatus.DRAFT:
+        return
     before = _snapshot(invoice)
     invoice.number = next_number(session, invoice.series, invoice.issue_date.year)
     _move(invoice, InvoiceStatus.OPEN)
@@ -675,8 +698,7 @@ def finalize_invoice(
     # Credit the account holds (e.g. from an overpayment) pays what it can of the new invoice.
     if apply_credit:
         credit_service.apply_credit_to_invoice(session, invoice, now=now, actor=actor)
-    session.commit()
-    return invoice
+    session.flush()
 
 
 def _change_status(

@@ -3,10 +3,10 @@ Idempotency-Key, turned into invoices by the same conversion as accepted quotes.
 
 Exactly once: the order row is unique per (API key, Idempotency-Key). The request that inserts
 it makes the invoice; a later request with the same key and the same body gets that order back
-(a replay); with a different body it is refused (IdempotencyKeyReused); while the first is still
-at work it gets Conflict. Two requests racing with the same key on PostgreSQL: the second insert
-waits for the first to commit, fails on the unique constraint, and becomes a replay or a
-Conflict; either way one order and one invoice exist.
+(a replay); with a different body it is refused (IdempotencyKeyReused). The order, its invoice
+and its email commit in one transaction, so two requests racing with the same key on
+PostgreSQL: the second insert waits for the first to commit, fails on the unique constraint,
+and becomes a replay; either way one order and one invoice exist.
 
 The customer is matched by `external_id`, then by billing email, or created (audited as the key).
 Everything is validated before anything is written, with one message per field path
@@ -379,8 +379,9 @@ def _insert(
     data: OrderInput,
     now: datetime,
 ) -> Order | None:
-    """Write the order (and a new customer, if any) in one transaction; None when a concurrent
-    request won the race for this Idempotency-Key or customer (the caller looks again)."""
+    """Add the order (and a new customer, if any) in the caller's transaction and flush; None
+    (rolled back) when a concurrent request won the race for this Idempotency-Key or customer
+    (the caller looks again). Raises ValidationFailed (rolled back)."""
     try:
         account = _match_customer(session, data.customer, data.currency, now=now, actor=key.actor)
         session.flush()
@@ -398,7 +399,6 @@ def _insert(
             due_date=data.due_date,
             finalize=data.finalize,
             send=data.send,
-            conversion_started_at=now,  # the inserting request makes the invoice
             created_at=now,
             lines=[
                 OrderLine(
@@ -412,73 +412,72 @@ def _insert(
             ],
         )
         session.add(order)
-        audit.record(
-            session,
-            actor=key.actor,
-            action="order.received",
-            subject=order,
-            now=now,
-            account_id=account.id,
-            after={
-                "idempotency_key": idempotency_key,
-                "reference": data.reference,
-                "lines": len(data.lines),
-                "finalize": data.finalize,
-                "send": data.send,
-            },
-        )
-        session.commit()
-        return order
+        session.flush()
     except IntegrityError:
         session.rollback()
         return None
     except ValidationFailed:
         session.rollback()
         raise
+    audit.record(
+        session,
+        actor=key.actor,
+        action="order.received",
+        subject=order,
+        now=now,
+        account_id=account.id,
+        after={
+            "idempotency_key": idempotency_key,
+            "reference": data.reference,
+            "lines": len(data.lines),
+            "finalize": data.finalize,
+            "send": data.send,
+        },
+    )
+    return order
 
 
 def _complete(
     session: Session,
-    order: Order,
+    order_id: int,
     *,
     links: conversions.LinkSettings,
     now: datetime,
     actor: str,
-    claimed: bool = False,
 ) -> Invoice:
-    """Make (or finish making) the order's invoice, then mark the order completed. Idempotent.
-    `claimed`: this request inserted the order (with the claim taken)."""
-    invoice = conversions.convert_to_invoice(
-        session,
-        source=order,
-        issue_date=order.issue_date,
-        due_date=order.due_date,
-        finalize=order.finalize,
-        now=now,
-        actor=actor,
-        send=order.send,
-        links=links,
-        claimed=claimed,
-    )
-    locked = session.scalar(
-        select(Order)
-        .where(Order.id == order.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if locked.status == OrderStatus.PENDING:
-        locked.status = OrderStatus.COMPLETED
-        locked.completed_at = now
-        audit.record(
+    """Make the order's invoice (finalized and sent as the order asks) and mark the order
+    completed, then commit: one transaction with whatever the caller added (the order itself
+    for a new one). Idempotent. On any error everything is rolled back and it is re-raised."""
+    try:
+        order = session.get(Order, order_id)
+        invoice = conversions.convert_locked(
             session,
-            actor=actor,
-            action="order.completed",
-            subject=locked,
+            model=Order,
+            source_id=order_id,
+            issue_date=order.issue_date,
+            due_date=order.due_date,
+            finalize=order.finalize,
             now=now,
-            account_id=locked.account_id,
-            before={"status": str(OrderStatus.PENDING)},
-            after={"status": str(OrderStatus.COMPLETED), "invoice_id": invoice.id},
+            actor=actor,
+            send=order.send,
+            links=links,
         )
+        if order.status == OrderStatus.PENDING:
+            order.status = OrderStatus.COMPLETED
+            order.completed_at = now
+            audit.record(
+                session,
+                actor=actor,
+                action="order.completed",
+                subject=order,
+                now=now,
+                account_id=order.account_id,
+                before={"status": str(OrderStatus.PENDING)},
+                after={"status": str(OrderStatus.COMPLETED), "invoice_id": invoice.id},
+            )
+    except Exception:
+        session.rollback()
+        raise
     session.commit()
     session.refresh(invoice)
     return invoice
@@ -501,8 +500,8 @@ def _replay(
     if order.status == OrderStatus.COMPLETED:
         invoice = session.get(Invoice, order.invoice_id)
         return PlacedOrder(order, session.get(Account, order.account_id), invoice, replayed=True)
-    # Still pending: finish it, unless the request that made it is still at work (Conflict).
-    invoice = _complete(session, order, links=links, now=now, actor=actor)
+    # Still pending (written before conversions were one transaction): finish it now.
+    invoice = _complete(session, order.id, links=links, now=now, actor=actor)
     session.refresh(order)
     return PlacedOrder(order, session.get(Account, order.account_id), invoice, replayed=True)
 
@@ -519,10 +518,12 @@ def place_order(
     """Record an order and turn it into an invoice (finalized and emailed when it asks; `links`
     builds the email's pay link), or return the order this Idempotency-Key already made.
 
+    One transaction: the customer (if new), the order, its invoice, the finalization and the
+    queued email commit together or not at all. A second request with the same key waits for
+    the first on PostgreSQL's unique index, then replays its order.
     Raises ValidationFailed ({field path: message}; nothing is written), IdempotencyKeyReused
-    (same key, different body), Conflict (the first request with this key is still at work:
-    retry shortly), and what the conversion raises. Commits (several times: see
-    billing/services/conversions). Audited as "api_key:<id>"."""
+    (same key, different body), Conflict (the key kept colliding: retry shortly), and what the
+    conversion raises (nothing written). Audited as "api_key:<id>"."""
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
         raise ValidationFailed(
             {"Idempotency-Key": "Send an Idempotency-Key header of 1 to 255 visible characters."}
@@ -542,7 +543,7 @@ def place_order(
             now=now,
         )
         if order is not None:
-            invoice = _complete(session, order, links=links, now=now, actor=key.actor, claimed=True)
+            invoice = _complete(session, order.id, links=links, now=now, actor=key.actor)
             session.refresh(order)
             account = session.get(Account, order.account_id)
             return PlacedOrder(order, account, invoice, replayed=False)

@@ -414,8 +414,8 @@ def convert_quote(
     """Turn an accepted quote into a draft (mode DRAFT) or finalized (mode FINALIZE) invoice,
     lines copied and both documents linked; the invoice is issued today and falls due per
     the customer's payment terms. Idempotent: a converted quote returns its invoice.
-    Raises InvalidTransition (not accepted), Conflict (a conversion is under way), NotFound,
-    ValidationFailed (the invoice service refused it). Commits."""
+    Raises InvalidTransition (not accepted), NotFound, ValidationFailed (the invoice service
+    refused it); nothing is written then. One transaction (billing/services/conversions)."""
     if mode == QuoteConversion.OFF:
         raise ValidationFailed({"mode": "Choose a draft or a finalized invoice."})
     quote = session.get(Quote, quote_id)
@@ -437,8 +437,8 @@ def convert_accepted_quote(session: Session, *, quote_id: int, now: datetime) ->
     """The auto-convert job's service: convert a quote accepted while the company setting asked
     for it, as "system"; returns the invoice id (None when there is nothing to do).
 
-    Safe to run twice: a converted quote is left alone. Raises Conflict while another
-    conversion of it is under way (the job is retried)."""
+    Safe to run twice: a converted quote is left alone, and a run racing another waits for it
+    on the quote's row lock, then finds the quote converted."""
     quote = session.get(Quote, quote_id)
     if quote is None or quote.auto_convert is None:
         session.rollback()

@@ -88,8 +88,37 @@ def send_invoice(
     note when. Raises InvalidTransition for a draft (finalize it first) or a void invoice,
     NotFound. Commits with an audit entry ("invoice.sent", or "invoice.resent" after the first)."""
     invoice = lock_invoice(session, invoice_id)
-    if invoice.status not in SENDABLE:
+    try:
+        email = send_locked(
+            session,
+            invoice,
+            now=now,
+            actor=actor,
+            secret=secret,
+            base_url=base_url,
+            pay_link_days=pay_link_days,
+        )
+    except InvalidTransition:
         session.rollback()
+        raise
+    session.commit()
+    return email
+
+
+def send_locked(
+    session: Session,
+    invoice: Invoice,
+    *,
+    now: datetime,
+    actor: str,
+    secret: str,
+    base_url: str,
+    pay_link_days: int = pay_links.DEFAULT_DAYS_AFTER_DUE,
+) -> Email:
+    """`send_invoice` in the caller's transaction, for an invoice the caller locked or created
+    in it: the email joins the outbox (delivered only if the caller commits), `sent_at` and the
+    audit entry are written; the caller commits. Raises InvalidTransition (draft or void)."""
+    if invoice.status not in SENDABLE:
         what = "Finalize it first." if invoice.status == InvoiceStatus.DRAFT else ""
         raise InvalidTransition(f"A {invoice.status} invoice cannot be sent. {what}".strip())
     action = "invoice.resent" if invoice.sent_at else "invoice.sent"
@@ -111,7 +140,6 @@ def send_invoice(
         account_id=invoice.account_id,
         after={"to": ", ".join(filter(None, [email.to_address, email.cc])), "email_id": email.id},
     )
-    session.commit()
     return email
 
 

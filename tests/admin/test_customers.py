@@ -1,13 +1,14 @@
 """The customer list (balances per currency, search, keyset pages) and one customer's page."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
 
 from billing import admin_queries
+from billing.clock import utcnow
 from billing.models import PortalRole
 from billing.services import invoices as invoice_service
 from tests.admin import sign_in_staff
@@ -29,12 +30,15 @@ def row_of(html: str, name: str) -> str:
 
 
 def test_outstanding_amounts_per_currency_and_open_counts(admin_client, make):
+    # The page counts "overdue" against the real date, so the invoices that must not be overdue
+    # are issued today.
+    today = utcnow().date()
     acme = make.account(name="Acme Corp")
-    make.invoice(acme)  # $379.99 open
-    make.invoice(acme, paid_minor=10000)  # $279.99 still due
-    make.invoice(acme, paid_minor=37999)  # paid: not outstanding
-    make.invoice(acme, status="void")  # void: not outstanding
-    make.invoice(acme, finalize=False)  # draft: not outstanding
+    make.invoice(acme, issue_date=today)  # $379.99 open
+    make.invoice(acme, issue_date=today, paid_minor=10000)  # $279.99 still due
+    make.invoice(acme, issue_date=today, paid_minor=37999)  # paid: not outstanding
+    make.invoice(acme, issue_date=today, status="void")  # void: not outstanding
+    make.invoice(acme, issue_date=today, finalize=False)  # draft: not outstanding
     make.invoice(acme, lines=[("Hosting", "1", 5000, "0")], issue_date=date(2020, 1, 1))
     euro = make.account(name="Euro GmbH", currency="EUR")
     make.invoice(euro, lines=[("Beratung", "1", 123450, "0")], status="uncollectible")
@@ -53,15 +57,16 @@ def test_outstanding_amounts_per_currency_and_open_counts(admin_client, make):
 
 
 def test_balances_in_two_currencies_are_listed_separately(admin_client, make):
+    today = utcnow().date()  # not overdue by the real date the page counts against
     account = make.account(name="Two Currency Co")
-    make.invoice(account, lines=[("A", "1", 1000, "0")])
+    make.invoice(account, lines=[("A", "1", 1000, "0")], issue_date=today)
     euro = invoice_service.create_draft(
         make.session,
         account=account,
         currency="EUR",
         lines=[invoice_service.DraftLine("B", Decimal(1), 2000)],
-        issue_date=date(2026, 11, 1),
-        due_date=date(2026, 12, 1),
+        issue_date=today,
+        due_date=today + timedelta(days=30),
         now=NOW,
         actor="test",
     )

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from billing.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from billing.errors import InvalidTransition, NotFound, ValidationFailed
 from billing.models import (
     AuditEntry,
     Email,
@@ -304,19 +304,6 @@ def test_only_an_accepted_quote_converts(session, make):
     _accept(session, quote)
     with pytest.raises(ValidationFailed):
         _convert(session, quote, QuoteConversion.OFF)
-
-
-def test_a_conversion_under_way_makes_a_second_one_stand_back(session, make):
-    quote = make_quote(session, make.account())
-    _accept(session, quote)
-    quote.conversion_started_at = NOW  # as the first converter leaves it between commits
-    session.commit()
-    with pytest.raises(Conflict):
-        _convert(session, quote, now=NOW + timedelta(seconds=30))
-    assert session.scalar(select(func.count()).select_from(Invoice)) == 0
-    # A claim left by a crashed converter lapses.
-    invoice = _convert(session, quote, now=NOW + timedelta(minutes=6))
-    assert invoice.quote_id == quote.id
 
 
 @pytest.mark.parametrize(

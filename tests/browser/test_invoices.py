@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 
@@ -103,11 +104,13 @@ def test_another_accounts_invoice_is_not_found(page, context, make, sign_in_with
 
 
 def open_invoices_on_a_phone(new_context, make, shot, account_name, email, amount_minor, case):
-    """Six open invoices; sign in on a 390x844 phone; return the page showing /invoices."""
+    """Six open invoices, overdue whatever today is (the "Overdue" badge is the widest status);
+    sign in on a 390x844 phone; return the page showing /invoices."""
     account = make.account(name=account_name)
     user = make.portal_user(account, email=email)
     for n in range(6):
-        make.invoice(account, lines=[(f"Item {n}", "1", amount_minor * (n + 1), "0")])
+        make.invoice(account, lines=[(f"Item {n}", "1", amount_minor * (n + 1), "0")],
+                     issue_date=date(2026, 1, 5))
     context = new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                           is_mobile=True, has_touch=True)
     phone = context.new_page()

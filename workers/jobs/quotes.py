@@ -17,7 +17,7 @@ CONVERSION_MIN_AGE = timedelta(minutes=1)
 def convert_quote_job(quote_id: int) -> int | None:
     """Turn a quote accepted under an auto-convert setting into its invoice; returns the invoice
     id (None when there is nothing to do). Safe to run twice: a converted quote is left alone,
-    and a second run while the first is at work raises Conflict (RQ retries it)."""
+    and a second run while the first is at work waits for it (the quote's row lock)."""
     with runtime.session() as session:
         return quotes.convert_accepted_quote(session, quote_id=quote_id, now=utcnow())
 
