@@ -34,11 +34,13 @@ def safe_locale(locale: str | None) -> str:
     return str(_locale(locale))
 
 
+@lru_cache(maxsize=16384)
 def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
     """'$1,234.50', '1.234,50 €', '¥1,235' — exact, from integer minor units.
 
     The same as babel.numbers.format_currency(..., currency_digits=True) with the locale's
-    standard pattern, minus re-parsing the locale on every call."""
+    standard pattern, minus re-parsing the locale on every call. Cached: Babel's pattern
+    apply was most of a list page's time, and amounts repeat (prices, re-viewed pages)."""
     parsed = _locale(locale)
     return parsed.currency_formats["standard"].apply(
         to_major(amount_minor, currency), parsed, currency=currency, currency_digits=True

@@ -1,8 +1,7 @@
 """The customer portal's URL table."""
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
-from billing import queries
 from billing.clock import utcnow
 from billing.models import Realm
 from portal import (
@@ -117,9 +116,10 @@ blueprint.add_url_rule(
 
 @blueprint.context_processor
 def _page_context():
-    company = queries.company(db.session)
+    """Header branding (cached per process, see BrandingCache) and today's date."""
+    branding = current_app.extensions["paydesk.branding"].get(db.session)
     return {
-        "brand_name": company.name,
-        "brand_logo": company.logo_mime is not None,
+        "brand_name": branding.name,
+        "brand_logo": branding.has_logo,
         "today": utcnow().date(),
     }

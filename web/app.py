@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from billing.db import make_engine, make_session_factory
 from billing.outbox import install_dispatcher
 from billing.services import auth as auth_service
+from billing.services import company as company_service
 from billing.services import documents  # noqa: F401  (registers email attachment renderers)
 from config import Settings
 from web import errors, jinja, security
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, gateway=None) -> Flask:
     install_dispatcher(factory, rt.dispatcher)
     app.extensions["paydesk.gateway"] = rt.gateway
     app.extensions["paydesk.keys"] = rt.keys
+    app.extensions["paydesk.branding"] = company_service.BrandingCache()
 
     login_manager.init_app(app)
     login_manager.session_protection = None  # sessions are revocable rows; see web/auth.py

@@ -8,6 +8,8 @@ start with the PNG or JPEG signature, open in Pillow as that same format, and be
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -17,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import audit
+from billing import audit, queries
 from billing.errors import ValidationFailed
 from billing.models import CompanySettings, QuoteConversion
 from billing.money import check_currency
@@ -46,6 +48,45 @@ LABELS = {
     "invoice_footer": "Invoice footer",
 }
 FIELDS = (*TEXT_FIELDS, "default_currency")
+# Saves in this process bump it; every BrandingCache reloads when it changes.
+_branding_generation = 0
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What every page header shows: the company name and whether a logo exists."""
+
+    name: str
+    has_logo: bool
+
+
+class BrandingCache:
+    """The company branding, kept per process so pages skip a query per request. A save in
+    this process invalidates it at once (the generation counter); other processes reload it
+    within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._value: Branding | None = None
+        self._loaded_at = 0.0
+        self._generation = -1
+
+    def get(self, session: Session) -> Branding:
+        """The cached branding, reloaded when stale or after a save."""
+        now = time.monotonic()
+        fresh = now - self._loaded_at < self.ttl and self._generation == _branding_generation
+        if self._value is None or not fresh:
+            company = queries.company(session)
+            self._generation = _branding_generation
+            self._value = Branding(company.name, company.logo_mime is not None)
+            self._loaded_at = now
+        return self._value
+
+
+def _invalidate_branding() -> None:
+    """Make every BrandingCache in this process reload on its next read."""
+    global _branding_generation
+    _branding_generation += 1
 
 
 def _clean_text(value: Any) -> str:
@@ -181,4 +222,5 @@ def update_company_settings(
         after=after,
     )
     session.commit()
+    _invalidate_branding()
     return row

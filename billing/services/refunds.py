@@ -56,6 +56,7 @@ from billing.models import (
     Account,
     AccountCredit,
     CreditKind,
+    CreditNote,
     Invoice,
     Payment,
     PaymentAllocation,
@@ -63,6 +64,7 @@ from billing.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    SettlementStatus,
 )
 from billing.services import credit, emails
 
@@ -411,8 +413,46 @@ def _settle(
         _fail(session, payment, refund, failure or "The processor refused the refund.", now, actor)
     else:  # pending, requires_action: not final at the processor yet
         refund.failure_message = "The processor has not completed this refund yet."
+    _settle_credit_note(session, refund, now=now, actor=actor)
     session.commit()
     return refund
+
+
+def _settle_credit_note(session: Session, refund: Refund, *, now: datetime, actor: str) -> None:
+    """The credit note whose outside part `refund` gives back settles with it, in the caller's
+    transaction: done when the refund succeeded, failed with its message (staff can try again
+    from the credit note) when it failed; a still-pending refund leaves it pending. Idempotent:
+    only a pending credit note changes."""
+    if refund.status == RefundStatus.PENDING:
+        return
+    note = session.scalar(
+        select(CreditNote).where(CreditNote.refund_id == refund.id).with_for_update()
+    )
+    if note is None or note.settlement_status != SettlementStatus.PENDING:
+        return
+    if refund.status == RefundStatus.SUCCEEDED:
+        note.settlement_status, note.settled_at, note.settlement_error = (
+            SettlementStatus.DONE,
+            now,
+            "",
+        )
+    else:
+        note.settlement_status = SettlementStatus.FAILED
+        note.settlement_error = refund.failure_message or "The refund did not go through."
+    audit.record(
+        session,
+        actor=actor,
+        action="credit_note.refund_" + ("made" if note.settled_at else "failed"),
+        subject=note,
+        now=now,
+        account_id=note.account_id,
+        before={"settlement_status": str(SettlementStatus.PENDING)},
+        after={
+            "settlement_status": str(note.settlement_status),
+            "refund_id": refund.id,
+            "error": note.settlement_error or None,
+        },
+    )
 
 
 def _fail(

@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing.errors import InvalidTransition, ValidationFailed
+from billing.gateways.base import RefundResult
 from billing.models import (
     AuditEntry,
     CreditNote,
@@ -22,8 +23,9 @@ from billing.models import (
     RefundStatus,
     SettlementStatus,
 )
-from billing.services import credit, credit_notes, invoices
+from billing.services import credit, credit_notes, invoices, refunds
 from tests.factories import NOW
+from tests.fake_gateway import FakeGateway
 
 AMOUNT, LINES, FULL = CreditNoteKind.AMOUNT, CreditNoteKind.LINES, CreditNoteKind.FULL
 
@@ -207,6 +209,48 @@ def test_a_failed_refund_leaves_the_credit_note_and_can_become_account_credit(se
     )  # fmt: skip
     assert again.settlement_status == SettlementStatus.DONE
     assert credit.balance(session, account_id=invoice.account_id, currency="USD") == 2500
+
+
+class _SlowRefunds(FakeGateway):
+    """A processor that accepts a refund as pending and completes it later (bank transfers)."""
+
+    def refund(self, *, payment_intent_id, amount_minor, currency, idempotency_key, metadata):
+        refund = RefundResult("re_slow", "pending", amount_minor, currency.upper(),
+                              payment_intent_id, None, dict(metadata))  # fmt: skip
+        self.refunds[refund.refund_id] = refund
+        return refund
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [("succeeded", SettlementStatus.DONE), ("failed", SettlementStatus.FAILED)],
+)
+def test_a_pending_card_refund_settles_its_credit_note_when_it_completes(
+    session, make, outcome, expected
+):
+    invoice = make.invoice()
+    _card_payment(session, invoice, invoice.total_minor)
+    gateway = _SlowRefunds()
+    note = credit_notes.issue_credit_note(
+        session, gateway, invoice_id=invoice.id, kind=AMOUNT, amount_minor=2500,
+        settlement=CreditSettlement.REFUND, now=NOW, actor="staff:1",
+    )  # fmt: skip
+    session.expire_all()
+    note = session.get(CreditNote, note.id)
+    assert note.settlement_status == SettlementStatus.PENDING
+    gateway.refunds["re_slow"] = RefundResult("re_slow", outcome, 2500, "USD", "pi_test_1")
+    for _ in range(2):  # the sweeper may settle it twice: the second run changes nothing
+        refunds.reconcile_refund(session, gateway, refund_id=note.refund_id, now=NOW)
+    session.expire_all()
+    note = session.get(CreditNote, note.id)
+    assert note.settlement_status == expected
+    assert (note.settled_at is not None) == (expected == SettlementStatus.DONE)
+    refunded = 2500 if expected == SettlementStatus.DONE else 0
+    assert reload(session, invoice).amount_refunded_minor == refunded
+    settled = session.scalars(
+        select(AuditEntry).where(AuditEntry.action.like("credit_note.refund_%"))
+    ).all()
+    assert len(settled) == 2  # issued as pending, then settled once
 
 
 def test_database_keeps_the_split_and_the_due_equation(session, make):
