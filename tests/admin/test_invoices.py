@@ -160,3 +160,12 @@ def test_payments_empty_state(admin_client):
 def test_no_editing_here(admin_client, make):
     invoice = make.invoice()
     assert admin_client.post(f"/admin/invoices/{invoice.id}").status_code in (400, 405)
+
+
+def test_an_unpaid_invoice_shows_no_paid_line(admin_client, make):
+    """Nothing paid yet: the totals end at the amount due, without a "Paid" row of $0.00."""
+    invoice = make.invoice(make.account())
+    html = admin_client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+    totals = html[html.index('aria-label="Totals"') :]
+    assert "$379.99" in totals
+    assert "\N{MINUS SIGN}$0.00" not in totals and "<td>Paid</td>" not in totals
