@@ -13,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from billing.clock import utcnow
 from billing.models import AuditEntry, PayLink, ProcessorSettings, StaffRole
 from billing.secrets import Cipher
 from tests.admin import sign_in_staff
@@ -117,7 +118,7 @@ def test_rotate_keys_reencrypts_with_the_first_key(client, make, session, databa
 
 
 def test_invoice_page_pay_link_card_creates_regenerates_and_revokes(client, make, session):
-    invoice = make.invoice()
+    invoice = make.invoice(issue_date=utcnow().date())  # its pay link is alive by the real clock
     sign_in_staff(client, make)
     path = f"/admin/invoices/{invoice.id}"
     assert "Create pay link" in client.get(path).get_data(as_text=True)
@@ -145,7 +146,7 @@ def test_invoice_page_pay_link_card_creates_regenerates_and_revokes(client, make
 
 
 def test_read_only_staff_cannot_touch_pay_links(client, make):
-    invoice = make.invoice()
+    invoice = make.invoice(issue_date=utcnow().date())  # its pay link is alive by the real clock
     sign_in_staff(client, make, role=StaffRole.READ_ONLY)
     path = f"/admin/invoices/{invoice.id}"
     assert "Create pay link" not in client.get(path).get_data(as_text=True)

@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from billing.clock import utcnow
 from billing.models import AuthAttempt, Invoice, Payment, SavedCard
 from billing.services import pay_links
 from tests.factories import NOW
@@ -30,7 +31,7 @@ def settings_overrides(localstripe):
 
 @pytest.fixture
 def link(session, make, settings):
-    invoice = make.invoice()
+    invoice = make.invoice(issue_date=utcnow().date())  # its pay link is alive by the real clock
     url = pay_links.pay_link_url(
         session, invoice=invoice, secret=settings.secret_key, base_url=settings.base_url, now=NOW
     )
@@ -114,7 +115,7 @@ def test_a_setup_made_for_another_invoice_cannot_be_charged_here(
     client, session, make, settings, link, localstripe
 ):
     invoice, path = link
-    other = make.invoice()
+    other = make.invoice(issue_date=utcnow().date())
     other_path = pay_links.pay_link_url(
         session, invoice=other, secret=settings.secret_key, base_url="", now=NOW
     )
@@ -143,7 +144,7 @@ def test_unknown_revoked_and_replaced_links_fail_and_are_rate_limited(
 
 
 def test_a_paid_invoice_shows_as_paid_without_a_form(client, session, make, settings):
-    invoice = make.invoice()
+    invoice = make.invoice(issue_date=utcnow().date())  # its pay link is alive by the real clock
     make.payment(invoice)
     url = pay_links.pay_link_url(
         session,
