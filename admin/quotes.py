@@ -7,10 +7,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 
 from admin.quote_forms import QuoteConvertForm, QuoteForm
-from billing import quote_queries
+from billing import invoicing_queries, quote_queries
 from billing.audit import actor_of
 from billing.clock import utcnow
-from billing.errors import Conflict, InvalidTransition, ValidationFailed
+from billing.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from billing.models import QuoteConversion, QuoteStatus, StaffRole
 from billing.services import documents, quotes
 from web.auth import staff_login_required, staff_role_required
@@ -54,44 +54,50 @@ def quote_list():
     )
 
 
+def _form(quote=None) -> QuoteForm:
+    choices = invoicing_queries.editor_choices(db.session)
+    return QuoteForm(
+        customer_id=request.args.get("account_id"),
+        customers=choices.customers,
+        products=choices.products,
+        tax_rates=choices.tax_rates,
+        quote=quote,
+        default_currency=choices.default_currency,
+        today=utcnow().date(),
+    )
+
+
 def _form_page(form: QuoteForm, quote=None, status: int = 200):
     return render_template(
-        "admin/quotes/new.html", form=form, quote=quote, failed=status == 422
+        "admin/quotes/new.html", form=form, quote=quote, products=form.product_data()
     ), status
 
 
-def _customers():
-    return quote_queries.customer_choices(db.session)
-
-
-@staff_role_required(*EDITORS)
-def quote_new():
-    form = QuoteForm(customers=_customers(), today=utcnow().date())
-    form.account_id.data = request.args.get("account_id", 0, type=int)
-    return _form_page(form)
-
-
 def _save(form: QuoteForm, quote=None):
-    """Validate the posted form and create (or, with `quote`, update) the draft."""
-    if "add_line" in request.form:
-        form.add_row()
-        return _form_page(form, quote)
+    """Validate the posted form and create (or, with `quote`, update) the draft; writes nothing
+    when anything is refused (the form comes back with a message beside each field)."""
     if not form.validate_on_submit():
+        form.failed = True
         return _form_page(form, quote, 422)
-    lines, discount, errors, rows = form.parsed()
-    if not form.account_id.data:
+    if "add_lines" in request.form:
+        form.add_rows()
+        return _form_page(form, quote)
+    values, errors, rows = form.values()
+    account_id = int(form.account_id.data) if (form.account_id.data or "").isdigit() else 0
+    if not account_id:
         errors["account_id"] = "Choose the customer the quote is for."
     if errors:
-        form.show_errors(errors, rows)
+        form.show_errors(errors)
         return _form_page(form, quote, 422)
     terms = quotes.QuoteTerms(
-        account_id=form.account_id.data,
-        lines=lines,
-        issue_date=form.issue_date.data,
-        expiry_date=form.expiry_date.data,
-        discount_minor=discount,
-        memo=form.memo.data or "",
-        currency=(form.currency.data or "").strip() or None,
+        account_id=account_id,
+        lines=values["lines"],
+        issue_date=values["issue_date"],
+        expiry_date=values["expiry_date"],
+        discount_minor=values["discount_minor"],
+        discount_percent=values["discount_percent"],
+        memo=values["memo"],
+        currency=values["currency"],
     )
     try:
         if quote is None:
@@ -112,26 +118,33 @@ def _save(form: QuoteForm, quote=None):
     except InvalidTransition as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.quote_show", quote_id=quote.id))
+    except NotFound:
+        form.show_errors({"account_id": "Choose the customer the quote is for."})
+        return _form_page(form, quote, 422)
     flash("Quote saved as a draft. Check it, then send it to the customer.", "success")
     return redirect(url_for("admin.quote_show", quote_id=saved.id))
 
 
 @staff_role_required(*EDITORS)
+def quote_new():
+    return _form_page(_form())
+
+
+@staff_role_required(*EDITORS)
 def quote_create():
-    return _save(QuoteForm(customers=_customers()))
+    return _save(_form())
 
 
 @staff_role_required(*EDITORS)
 def quote_edit(quote_id: int):
     quote = quote_queries.get_quote(db.session, quote_id=quote_id, account_id=None)
-    form = QuoteForm(data=QuoteForm.data_of(quote), customers=_customers())
-    return _form_page(form, quote)
+    return _form_page(_form(quote), quote)
 
 
 @staff_role_required(*EDITORS)
 def quote_update(quote_id: int):
     quote = quote_queries.get_quote(db.session, quote_id=quote_id, account_id=None)
-    return _save(QuoteForm(customers=_customers()), quote)
+    return _save(_form(quote), quote)
 
 
 @staff_login_required

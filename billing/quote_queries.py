@@ -128,8 +128,3 @@ def quote_overview(session: Session, *, quote_id: int, secret: str, base_url: st
 def quote_for_invoice(session: Session, *, invoice_id: int) -> Quote | None:
     """The quote an invoice was made from, if any."""
     return session.scalar(select(Quote).where(Quote.invoice_id == invoice_id))
-
-
-def customer_choices(session: Session) -> list[Account]:
-    """Every customer, by name, for the quote form's customer list."""
-    return list(session.scalars(select(Account).order_by(Account.name, Account.id)))

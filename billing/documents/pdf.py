@@ -560,8 +560,9 @@ def _line_discount(doc: _Document, line) -> str:
     return ""
 
 
-def _invoice_lines(doc: _Document, invoice: Invoice) -> None:
-    """The lines table; a Discount column only when some line has a discount of its own."""
+def _invoice_lines(doc: _Document, invoice: Invoice | Quote) -> None:
+    """The lines table of an invoice or quote; a Discount column only when some line has a
+    discount of its own."""
     discounts = [_line_discount(doc, line) for line in invoice.lines]
     show_discount = any(discounts)
     rows = []
@@ -592,7 +593,7 @@ def _invoice_lines(doc: _Document, invoice: Invoice) -> None:
     )
 
 
-def _tax_rows(doc: _Document, invoice: Invoice) -> list[tuple[str, str, bool]]:
+def _tax_rows(doc: _Document, invoice: Invoice | Quote) -> list[tuple[str, str, bool]]:
     """One totals row per tax ('VAT 20% (included)'), or a single 'Tax' row."""
     shares = invoice.tax_breakdown()
     if not shares or (len(shares) == 1 and shares[0].name == "Tax" and not shares[0].is_inclusive):
@@ -771,25 +772,11 @@ def render_quote_pdf(quote: Quote, *, account: Account, company: CompanySettings
         account,
         ("Quote total", money(quote.total_minor), f"Valid until {doc.day(quote.expiry_date)}"),
     )
-    doc.data_table(
-        ("Description", "Qty", "Unit price", "Tax %", "Amount"),
-        [
-            (
-                line.description or "",
-                format_quantity(line.quantity, doc.locale),
-                money(line.unit_amount_minor),
-                f"{format_quantity(line.tax_rate or Decimal(0), doc.locale)}%",
-                money(line.amount_minor),
-            )
-            for line in quote.lines
-        ],
-        widths=(46, 10, 16, 10, 18),
-        aligns=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
-    )
+    _invoice_lines(doc, quote)
     rows = [("Subtotal", money(quote.subtotal_minor), False)]
     if quote.discount_minor:
         rows.append(("Discount", money(-quote.discount_minor), False))
-    rows += [("Tax", money(quote.tax_minor), False), ("Total", money(quote.total_minor), True)]
+    rows += [*_tax_rows(doc, quote), ("Total", money(quote.total_minor), True)]
     doc.totals(rows)
     if (quote.memo or "").strip():
         doc.paragraph("Notes", quote.memo)

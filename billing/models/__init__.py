@@ -38,6 +38,7 @@ from billing.models.quote import (
     Quote,
     QuoteConversion,
     QuoteLine,
+    QuoteLineTax,
     QuoteStatus,
 )
 from billing.models.setting import CompanySettings
@@ -101,6 +102,7 @@ __all__ = [
     "Quote",
     "QuoteConversion",
     "QuoteLine",
+    "QuoteLineTax",
     "QuoteStatus",
     "Realm",
     "Refund",

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from billing.db import Base
 from billing.models._columns import fk, instant, money, pk
@@ -50,6 +50,23 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 }
 
 _STATUSES = ", ".join(f"'{s}'" for s in InvoiceStatus)
+
+
+def tax_breakdown(lines) -> list[TaxShare]:
+    """The taxes of invoice or quote `lines` summed per (name, percentage, inclusive), in
+    first-seen order. Lines written without line taxes count as one exclusive "Tax"."""
+    shares: dict[tuple[str, Decimal, bool], int] = {}
+    for line in lines:
+        taxes = [
+            (t.name, Decimal(t.percentage), bool(t.is_inclusive), t.amount_minor)
+            for t in line.taxes
+        ]
+        if not taxes and line.tax_rate:
+            taxes = [("Tax", Decimal(line.tax_rate), False, line.tax_minor or 0)]
+        for name, percentage, inclusive, amount in taxes:
+            key = (name, percentage.normalize(), inclusive)
+            shares[key] = shares.get(key, 0) + (amount or 0)
+    return [TaxShare(n, p, i, amount) for (n, p, i), amount in shares.items()]
 
 
 @dataclass(frozen=True)
@@ -153,20 +170,8 @@ class Invoice(Base):
         return self.status == InvoiceStatus.DRAFT
 
     def tax_breakdown(self) -> list[TaxShare]:
-        """The invoice's taxes summed per (name, percentage, inclusive), in first-seen order, for
-        totals blocks. Lines written without line taxes count as one exclusive "Tax"."""
-        shares: dict[tuple[str, Decimal, bool], int] = {}
-        for line in self.lines:
-            taxes = [
-                (t.name, Decimal(t.percentage), bool(t.is_inclusive), t.amount_minor)
-                for t in line.taxes
-            ]
-            if not taxes and line.tax_rate:
-                taxes = [("Tax", Decimal(line.tax_rate), False, line.tax_minor or 0)]
-            for name, percentage, inclusive, amount in taxes:
-                key = (name, percentage.normalize(), inclusive)
-                shares[key] = shares.get(key, 0) + (amount or 0)
-        return [TaxShare(n, p, i, amount) for (n, p, i), amount in shares.items()]
+        """The invoice's taxes summed per (name, percentage, inclusive), for totals blocks."""
+        return tax_breakdown(self.lines)
 
     def is_overdue(self, today: date) -> bool:
         return self.status == InvoiceStatus.OPEN and self.due_date < today
@@ -225,24 +230,35 @@ class InvoiceLine(Base):
         )
 
 
-class InvoiceLineTax(Base):
-    """One tax on one line: a copy of the rate as it was, and the amount it came to."""
+class LineTaxFields:
+    """The columns of one tax on one line of an invoice or a quote: a copy of the rate as it
+    was (so editing a tax rate later never changes a document already written) and the amount
+    it came to."""
 
-    __tablename__ = "invoice_line_taxes"
-
-    id: Mapped[int] = pk()
-    invoice_line_id: Mapped[int] = fk("invoice_lines.id", ondelete="CASCADE")
     position: Mapped[int] = mapped_column(Integer)
-    tax_rate_id: Mapped[int | None] = fk("tax_rates.id", nullable=True, ondelete="SET NULL")
     name: Mapped[str] = mapped_column(String(100))
     percentage: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     is_inclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     amount_minor: Mapped[int] = money()
 
+    @declared_attr
+    def tax_rate_id(cls) -> Mapped[int | None]:
+        return fk("tax_rates.id", nullable=True, ondelete="SET NULL")
+
+
+TAX_IN_RANGE = "percentage >= 0 AND percentage <= 100 AND amount_minor >= 0"
+
+
+class InvoiceLineTax(LineTaxFields, Base):
+    """One tax on one invoice line."""
+
+    __tablename__ = "invoice_line_taxes"
+
+    id: Mapped[int] = pk()
+    invoice_line_id: Mapped[int] = fk("invoice_lines.id", ondelete="CASCADE")
+
     __table_args__ = (
-        CheckConstraint(
-            "percentage >= 0 AND percentage <= 100 AND amount_minor >= 0", name="in_range"
-        ),
+        CheckConstraint(TAX_IN_RANGE, name="in_range"),
         UniqueConstraint("invoice_line_id", "position", name="uq_invoice_line_taxes_line_position"),
     )
 

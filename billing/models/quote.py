@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from billing.db import Base
 from billing.models._columns import fk, instant, money, pk
 from billing.models.account import Account
+from billing.models.invoice import TAX_IN_RANGE, LineTaxFields, TaxShare, tax_breakdown
 
 
 class QuoteStatus(StrEnum):
@@ -78,6 +79,10 @@ class Quote(Base):
     discount_minor: Mapped[int] = money()
     tax_minor: Mapped[int] = money()
     total_minor: Mapped[int] = money()
+    tax_inclusive_minor: Mapped[int] = money()  # the part of tax_minor inside the prices
+    # The quote discount as staff gave it: a percent, or a fixed amount (0 for none).
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    discount_fixed_minor: Mapped[int] = money()
     memo: Mapped[str] = mapped_column(Text, default="", server_default="")
     link_nonce: Mapped[str | None] = mapped_column(String(32))
     link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -108,12 +113,19 @@ class Quote(Base):
             name="auto_convert",
         ),
         CheckConstraint(
-            "subtotal_minor >= 0 AND discount_minor >= 0 AND tax_minor >= 0 AND total_minor >= 0",
+            "subtotal_minor >= 0 AND discount_minor >= 0 AND tax_minor >= 0 AND total_minor >= 0"
+            " AND tax_inclusive_minor >= 0 AND discount_fixed_minor >= 0",
             name="non_negative",
         ),
         CheckConstraint("discount_minor <= subtotal_minor", name="discount_within_subtotal"),
+        CheckConstraint("tax_inclusive_minor <= tax_minor", name="inclusive_within_tax"),
         CheckConstraint(
-            "total_minor = subtotal_minor - discount_minor + tax_minor", name="total_equation"
+            "total_minor = subtotal_minor - discount_minor + tax_minor - tax_inclusive_minor",
+            name="total_equation",
+        ),
+        CheckConstraint(
+            "discount_percent IS NULL OR (discount_percent >= 0 AND discount_percent <= 100)",
+            name="discount_percent_range",
         ),
         CheckConstraint("expiry_date >= issue_date", name="expiry_after_issue"),
         Index("ix_quotes_account_issue", "account_id", "issue_date", "id"),
@@ -124,6 +136,10 @@ class Quote(Base):
     def display_number(self) -> str:
         return self.number or f"Draft quote {self.id}"
 
+    def tax_breakdown(self) -> list[TaxShare]:
+        """The quote's taxes summed per (name, percentage, inclusive), for totals blocks."""
+        return tax_breakdown(self.lines)
+
     def is_past_expiry(self, today: date) -> bool:
         """True once `today` is after the last day the quote could be accepted."""
         return today > self.expiry_date
@@ -133,6 +149,9 @@ class Quote(Base):
 
 
 class QuoteLine(Base):
+    """One line of a quote, with the same fields as an invoice line (billing/models/invoice.py),
+    so that an accepted quote becomes an invoice with exactly its amounts."""
+
     __tablename__ = "quote_lines"
 
     id: Mapped[int] = pk()
@@ -141,20 +160,43 @@ class QuoteLine(Base):
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     unit_amount_minor: Mapped[int] = mapped_column(BigInteger)
-    tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 4), default=Decimal(0))  # percent
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 4), default=Decimal(0))  # sum, percent
+    product_id: Mapped[int | None] = fk("products.id", nullable=True, ondelete="SET NULL")
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    discount_fixed_minor: Mapped[int] = money()
     amount_minor: Mapped[int] = money()
-    discount_minor: Mapped[int] = money()
+    discount_minor: Mapped[int] = money()  # own discount plus the share of the quote discount
     tax_minor: Mapped[int] = money()
+    tax_inclusive_minor: Mapped[int] = money()
 
     quote: Mapped[Quote] = relationship(back_populates="lines")
+    taxes: Mapped[list[QuoteLineTax]] = relationship(
+        order_by="QuoteLineTax.position", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint(
             "unit_amount_minor >= 0 AND amount_minor >= 0 AND discount_minor >= 0"
-            " AND tax_minor >= 0 AND tax_rate >= 0",
+            " AND tax_minor >= 0 AND tax_rate >= 0 AND tax_inclusive_minor >= 0"
+            " AND discount_fixed_minor >= 0",
             name="non_negative",
         ),
         CheckConstraint("discount_minor <= amount_minor", name="discount_within_amount"),
+        CheckConstraint("tax_inclusive_minor <= tax_minor", name="inclusive_within_tax"),
         UniqueConstraint("quote_id", "position", name="uq_quote_lines_quote_position"),
+    )
+
+
+class QuoteLineTax(LineTaxFields, Base):
+    """One tax on one quote line."""
+
+    __tablename__ = "quote_line_taxes"
+
+    id: Mapped[int] = pk()
+    quote_line_id: Mapped[int] = fk("quote_lines.id", ondelete="CASCADE")
+
+    __table_args__ = (
+        CheckConstraint(TAX_IN_RANGE, name="in_range"),
+        UniqueConstraint("quote_line_id", "position", name="uq_quote_line_taxes_line_position"),
     )

@@ -3,8 +3,8 @@
 The invoice is made only through billing.services.invoices (add_draft, then finalize_locked when
 asked) and emailed through billing.services.sending (send_locked), so its totals, number, audit
 entries and email are exactly those of an invoice typed by staff. Lines are copied as they are
-(description, quantity, unit price, tax rate) with the document's discount, so the invoice's
-totals equal the quote's.
+(description, quantity, unit price, catalog product, discounts, and each tax as written) with
+the document's discount, so the invoice's totals equal the quote's or the order's.
 
 One transaction: the source row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers),
 then the draft is created, linked to the source, finalized and queued for email when asked, and
@@ -104,24 +104,33 @@ def _new_draft(
     actor: str,
 ) -> Invoice:
     kind = "quote" if isinstance(source, Quote) else "order"
-    return invoice_service.add_draft(
-        session,
-        account=session.get(Account, source.account_id),
-        lines=[
+    if isinstance(source, Quote):
+        lines = invoice_service.copied_lines(source.lines)
+        discount = {
+            "discount_minor": source.discount_fixed_minor,
+            "discount_percent": source.discount_percent,
+        }
+    else:
+        lines = [
             invoice_service.DraftLine(
                 line.description, line.quantity, line.unit_amount_minor, line.tax_rate
             )
             for line in source.lines
-        ],
+        ]
+        discount = {"discount_minor": source.discount_minor}
+    return invoice_service.add_draft(
+        session,
+        account=session.get(Account, source.account_id),
+        lines=lines,
         issue_date=issue_date,
         due_date=due_date,
-        discount_minor=source.discount_minor,
         memo=source.memo,
         currency=source.currency,
         now=now,
         actor=actor,
         action=f"invoice.created_from_{kind}",
         audit_extra=_origin(source),
+        **discount,
     )
 
 

@@ -40,7 +40,7 @@ from billing.models import (
 )
 from billing.money import check_currency
 from billing.services import credit as credit_service
-from billing.totals import LineInput, TaxInput, compute_totals
+from billing.totals import InvoiceTotals, LineInput, TaxInput, compute_totals
 
 MAX_LINES = 200
 MAX_TAXES_PER_LINE = 5
@@ -70,11 +70,13 @@ EDIT, FINALIZE, DELETE, DUPLICATE, SEND, VOID, UNCOLLECTIBLE, CREDIT = (
 
 @dataclass(frozen=True)
 class DraftTax:
-    """A tax given by name and percentage rather than picked from the catalog."""
+    """A tax given by name and percentage rather than looked up in the catalog: typed in, or
+    copied from another document (which keeps its catalog rate's id as a link)."""
 
     name: str
     percentage: Decimal
     inclusive: bool = False
+    tax_rate_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,9 @@ def _resolve_taxes(
                 continue
             taxes.append(_Tax(rate.id, rate.name, rate.percentage, rate.is_inclusive))
         taxes += [
-            _Tax(None, (t.name or LEGACY_TAX_NAME).strip()[:100], t.percentage, t.inclusive)
+            _Tax(
+                t.tax_rate_id, (t.name or LEGACY_TAX_NAME).strip()[:100], t.percentage, t.inclusive
+            )
             for t in line.taxes
         ]
         resolved.append(taxes)
@@ -231,12 +235,85 @@ def _check_products(session: Session, lines: list[DraftLine], errors: dict[str, 
 
 
 @dataclass(frozen=True)
-class _Checked:
+class CheckedDocument:
+    """Lines, taxes and totals of an invoice or quote that passed every check."""
+
     currency: str
-    due_date: date
-    net_days: int | None
     taxes: list[list[_Tax]]
-    totals: object
+    totals: InvoiceTotals
+
+
+@dataclass(frozen=True)
+class _Checked(CheckedDocument):
+    due_date: date | None = None
+    net_days: int | None = None
+
+
+def check_document(
+    session: Session,
+    *,
+    account: Account,
+    lines: list[DraftLine],
+    currency: str | None,
+    discount_minor: int,
+    discount_percent: Decimal | None,
+    memo: str,
+    errors: dict[str, str] | None = None,
+    kind: str = "invoice",
+) -> CheckedDocument:
+    """What every invoice and quote must satisfy (currency, lines, catalog products and taxes,
+    discounts, memo, a total in range) and its totals (billing/totals.py). `errors` found by the
+    caller (its dates, say) are reported with these, all at once. Pure but for reading the
+    catalog; raises ValidationFailed ({field: message}, lines as `lines-2-quantity`)."""
+    errors = dict(errors or {})
+    try:
+        currency = check_currency(currency or account.currency)
+    except ValueError:
+        errors["currency"] = "Choose a currency by its ISO 4217 code, such as USD or EUR."
+    if not lines:
+        errors["lines"] = "Add at least one line."
+    elif len(lines) > MAX_LINES:
+        errors["lines"] = f"Use at most {MAX_LINES} lines."
+        lines = []
+    for i, line in enumerate(lines):
+        _check_line(i, line, errors)
+    taxes = _resolve_taxes(session, lines, errors)
+    _check_products(session, lines, errors)
+    if discount_percent is not None and discount_minor:
+        errors["discount"] = "Give the discount as a percent or as an amount, not both."
+    elif message := _check_percent(discount_percent):
+        errors["discount"] = message
+    elif discount_minor < 0:
+        errors["discount"] = "A discount cannot be negative."
+    elif discount_minor > MAX_TOTAL_MINOR:
+        errors["discount"] = "The discount is too large."
+    if len(memo) > MAX_MEMO:
+        errors["memo"] = f"Use at most {MAX_MEMO:,} characters."
+    totals = None
+    if not errors:
+        inputs = [
+            LineInput(
+                line.quantity,
+                line.unit_amount_minor,
+                taxes=tuple(TaxInput(t.percentage, t.inclusive) for t in line_taxes),
+                discount_percent=line.discount_percent,
+                discount_amount_minor=line.discount_amount_minor,
+            )
+            for line, line_taxes in zip(lines, taxes, strict=True)
+        ]
+        try:
+            totals = compute_totals(inputs, discount_minor, discount_percent)
+            lines_net = compute_totals(inputs) if discount_minor else totals
+        except ValueError as exc:
+            errors["lines"] = str(exc).capitalize() + "."
+        else:
+            if discount_minor > lines_net.subtotal_minor - lines_net.discount_minor:
+                errors["discount"] = "The discount cannot be more than the lines come to."
+            elif totals.total_minor > MAX_TOTAL_MINOR:
+                errors["lines"] = f"The {kind} total is too large."
+    if errors:
+        raise ValidationFailed(errors)
+    return CheckedDocument(currency, taxes, totals)
 
 
 def _check_draft(
@@ -253,21 +330,8 @@ def _check_draft(
     memo: str,
     footer: str,
 ) -> _Checked:
-    """Everything a draft must satisfy, all errors at once; raises ValidationFailed."""
+    """Everything a draft invoice must satisfy, all errors at once; raises ValidationFailed."""
     errors: dict[str, str] = {}
-    try:
-        currency = check_currency(currency or account.currency)
-    except ValueError:
-        errors["currency"] = "Choose a currency by its ISO 4217 code, such as USD or EUR."
-    if not lines:
-        errors["lines"] = "Add at least one line."
-    elif len(lines) > MAX_LINES:
-        errors["lines"] = f"An invoice has at most {MAX_LINES} lines."
-        lines = []
-    for i, line in enumerate(lines):
-        _check_line(i, line, errors)
-    taxes = _resolve_taxes(session, lines, errors)
-    _check_products(session, lines, errors)
     if net_days is not None and not 0 <= net_days <= MAX_NET_DAYS:
         errors["net_days"] = f"Net days must be between 0 and {MAX_NET_DAYS}."
     elif net_days is None and due_date is None:
@@ -276,49 +340,30 @@ def _check_draft(
         due_date = issue_date + timedelta(days=net_days)
     if due_date is not None and due_date < issue_date:
         errors["due_date"] = "The due date cannot be before the issue date."
-    if discount_percent is not None and discount_minor:
-        errors["discount"] = "Give the discount as a percent or as an amount, not both."
-    elif message := _check_percent(discount_percent):
-        errors["discount"] = message
-    elif discount_minor < 0:
-        errors["discount"] = "A discount cannot be negative."
-    elif discount_minor > MAX_TOTAL_MINOR:
-        errors["discount"] = "The discount is too large."
-    if len(memo) > MAX_MEMO:
-        errors["memo"] = f"Use at most {MAX_MEMO:,} characters."
     if len(footer) > MAX_FOOTER:
         errors["footer"] = f"Use at most {MAX_FOOTER:,} characters."
-    totals = None
-    if not errors:
-        inputs = [
-            LineInput(
-                line.quantity,
-                line.unit_amount_minor,
-                taxes=tuple(TaxInput(t.percentage, t.inclusive) for t in line_taxes),
-                discount_percent=line.discount_percent,
-                discount_amount_minor=line.discount_amount_minor,
-            )
-            for line, line_taxes in zip(lines, taxes, strict=True)
-        ]
-        try:
-            totals = compute_totals(inputs, discount_minor, discount_percent)
-        except ValueError as exc:
-            errors["lines"] = str(exc).capitalize() + "."
-        else:
-            if totals.total_minor > MAX_TOTAL_MINOR:
-                errors["lines"] = "The invoice total is too large."
-    if errors:
-        raise ValidationFailed(errors)
-    return _Checked(currency, due_date, net_days, taxes, totals)
+    checked = check_document(
+        session,
+        account=account,
+        lines=lines,
+        currency=currency,
+        discount_minor=discount_minor,
+        discount_percent=discount_percent,
+        memo=memo,
+        errors=errors,
+    )
+    return _Checked(checked.currency, checked.taxes, checked.totals, due_date, net_days)
 
 
-def _build_lines(lines: list[DraftLine], checked: _Checked) -> list[InvoiceLine]:
+def build_lines(lines: list[DraftLine], checked: CheckedDocument, line_model, tax_model) -> list:
+    """The rows of `line_model` (InvoiceLine or QuoteLine), each with its `tax_model` rows, for
+    checked `lines`: what staff gave and the amounts billing/totals.py computed."""
     built = []
     for i, (line, taxes, line_totals) in enumerate(
         zip(lines, checked.taxes, checked.totals.lines, strict=True)
     ):
         built.append(
-            InvoiceLine(
+            line_model(
                 position=i,
                 description=line.description.strip(),
                 quantity=line.quantity,
@@ -332,7 +377,7 @@ def _build_lines(lines: list[DraftLine], checked: _Checked) -> list[InvoiceLine]
                 tax_minor=line_totals.tax_minor,
                 tax_inclusive_minor=line_totals.tax_inclusive_minor,
                 taxes=[
-                    InvoiceLineTax(
+                    tax_model(
                         position=k,
                         tax_rate_id=tax.tax_rate_id,
                         name=tax.name,
@@ -347,6 +392,10 @@ def _build_lines(lines: list[DraftLine], checked: _Checked) -> list[InvoiceLine]
             )
         )
     return built
+
+
+def _build_lines(lines: list[DraftLine], checked: CheckedDocument) -> list[InvoiceLine]:
+    return build_lines(lines, checked, InvoiceLine, InvoiceLineTax)
 
 
 def _apply(invoice: Invoice, checked: _Checked, **values) -> None:
@@ -567,6 +616,28 @@ def draft_lines_of(invoice: Invoice) -> list[DraftLine]:
             )
         )
     return result
+
+
+def copied_lines(lines) -> list[DraftLine]:
+    """Invoice or quote `lines` as DraftLines that give exactly the same amounts again: every
+    tax as it was written (name, percentage, inclusive, its catalog rate's id as a link), not
+    looked up afresh in the catalog, whose rates may have changed since. For turning a quote
+    into an invoice."""
+    return [
+        DraftLine(
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount_minor=line.unit_amount_minor,
+            product_id=line.product_id,
+            taxes=tuple(
+                DraftTax(t.name, t.percentage, t.is_inclusive, t.tax_rate_id) for t in line.taxes
+            )
+            or ((DraftTax(LEGACY_TAX_NAME, line.tax_rate),) if line.tax_rate else ()),
+            discount_percent=line.discount_percent,
+            discount_amount_minor=line.discount_fixed_minor or 0,
+        )
+        for line in lines
+    ]
 
 
 def duplicate_invoice(

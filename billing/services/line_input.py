@@ -1,4 +1,4 @@
-"""Checking the lines of a quote or an order before anything is written.
+"""Checking the lines of an order (the orders API) before anything is written.
 
 Every bad value gets its own message under a path such as `lines[2].quantity`, so a form can
 show it beside the field and the API can return it in `error.fields`. The limits keep amounts
@@ -22,7 +22,7 @@ from billing.services.invoices import (
     DraftLine,
 )
 
-# The same limits as invoices (billing.services.invoices), so a quote or order that passes here
+# The same limits as invoices (billing.services.invoices), so an order that passes here
 # is never refused when it becomes an invoice.
 MAX_TAX_RATE = Decimal(100)
 MAX_DISCOUNT_MINOR = MAX_TOTAL_MINOR

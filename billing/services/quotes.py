@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -28,13 +29,17 @@ from billing.models import (
     Quote,
     QuoteConversion,
     QuoteLine,
+    QuoteLineTax,
     QuoteStatus,
 )
-from billing.money import check_currency
 from billing.services import conversions, emails, quote_links
-from billing.services.invoices import DraftLine, next_number
-from billing.services.line_input import check_discount, check_lines, check_memo, check_total
-from billing.totals import InvoiceTotals, LineInput, compute_totals
+from billing.services.invoices import (
+    CheckedDocument,
+    DraftLine,
+    build_lines,
+    check_document,
+    next_number,
+)
 
 SERIES = "Q"
 MAX_NAME = 200
@@ -83,7 +88,9 @@ def _clean(text: str | None) -> str:
 
 @dataclass(frozen=True)
 class QuoteTerms:
-    """What staff type for a quote: the customer, lines, dates, discount, notes, currency."""
+    """What staff type for a quote: the customer, lines (from the catalog or free-form, each
+    with its taxes and discount, as on an invoice), dates, the quote discount (an amount or a
+    percent), notes and currency."""
 
     account_id: int
     lines: list[DraftLine]
@@ -92,58 +99,50 @@ class QuoteTerms:
     discount_minor: int = 0
     memo: str = ""
     currency: str | None = None
+    discount_percent: Decimal | None = None
 
 
-def _check(session: Session, terms: QuoteTerms) -> tuple[Account, str, str, InvoiceTotals]:
-    """(customer, currency, memo, totals) of valid terms; raises NotFound (no such customer)
-    or ValidationFailed with every problem ({field: message}, lines as `lines[i].quantity`)."""
+def _check(session: Session, terms: QuoteTerms) -> tuple[Account, str, CheckedDocument]:
+    """(customer, memo, checked lines and totals) of valid terms, by the rules invoices follow
+    (billing.services.invoices.check_document), so that accepting a quote never yields an
+    invoice the invoice service would refuse. Raises NotFound (no such customer) or
+    ValidationFailed with every problem ({field: message}, lines as `lines-2-quantity`)."""
     account = session.get(Account, terms.account_id) if 0 < terms.account_id < 2**63 else None
     if account is None:
         raise NotFound(f"account {terms.account_id}")
     memo = _clean(terms.memo)
-    errors = check_lines(terms.lines) | check_memo(memo)
-    currency = ""
-    try:
-        currency = check_currency(terms.currency or account.currency)
-    except ValueError:
-        errors["currency"] = "Enter a three-letter ISO 4217 code, such as USD or EUR."
+    errors = {}
     if terms.expiry_date < terms.issue_date:
         errors["expiry_date"] = "The quote cannot expire before it is issued."
-    inputs = [LineInput(ln.quantity, ln.unit_amount_minor, ln.tax_rate) for ln in terms.lines]
-    if not errors:
-        subtotal = compute_totals(inputs).subtotal_minor
-        errors |= check_discount(terms.discount_minor, subtotal)
-    if errors:
-        raise ValidationFailed(errors)
-    totals = compute_totals(inputs, terms.discount_minor)
-    if problem := check_total(totals.total_minor):
-        raise ValidationFailed(problem)
-    return account, currency, memo, totals
+    checked = check_document(
+        session,
+        account=account,
+        lines=terms.lines,
+        currency=terms.currency,
+        discount_minor=terms.discount_minor,
+        discount_percent=terms.discount_percent,
+        memo=memo,
+        errors=errors,
+        kind="quote",
+    )
+    return account, memo, checked
 
 
-def _apply(quote: Quote, terms: QuoteTerms, currency: str, memo: str, totals) -> None:
+def _apply(quote: Quote, terms: QuoteTerms, memo: str, checked: CheckedDocument) -> None:
+    totals = checked.totals
     quote.account_id = terms.account_id
-    quote.currency = currency
+    quote.currency = checked.currency
     quote.issue_date = terms.issue_date
     quote.expiry_date = terms.expiry_date
     quote.subtotal_minor = totals.subtotal_minor
     quote.discount_minor = totals.discount_minor
     quote.tax_minor = totals.tax_minor
+    quote.tax_inclusive_minor = totals.tax_inclusive_minor
     quote.total_minor = totals.total_minor
+    quote.discount_percent = terms.discount_percent
+    quote.discount_fixed_minor = terms.discount_minor
     quote.memo = memo
-    quote.lines = [
-        QuoteLine(
-            position=i,
-            description=ln.description.strip(),
-            quantity=ln.quantity,
-            unit_amount_minor=ln.unit_amount_minor,
-            tax_rate=ln.tax_rate,
-            amount_minor=t.amount_minor,
-            discount_minor=t.discount_minor,
-            tax_minor=t.tax_minor,
-        )
-        for i, (ln, t) in enumerate(zip(terms.lines, totals.lines, strict=True))
-    ]
+    quote.lines = build_lines(terms.lines, checked, QuoteLine, QuoteLineTax)
 
 
 def create_quote(session: Session, *, terms: QuoteTerms, now: datetime, actor: str) -> Quote:
@@ -151,9 +150,9 @@ def create_quote(session: Session, *, terms: QuoteTerms, now: datetime, actor: s
 
     Raises NotFound (no such customer) and ValidationFailed ({field: message}, lines as
     `lines[i].quantity`), writing nothing. Commits."""
-    account, currency, memo, totals = _check(session, terms)
+    account, memo, checked = _check(session, terms)
     quote = Quote(status=QuoteStatus.DRAFT, created_at=now)
-    _apply(quote, terms, currency, memo, totals)
+    _apply(quote, terms, memo, checked)
     session.add(quote)
     audit.record(
         session,
@@ -174,7 +173,7 @@ def update_quote(
     """Replace a draft's customer, lines and terms (totals recomputed). Raises InvalidTransition
     once it was sent (what the customer saw stays as it was), ValidationFailed, NotFound.
     Commits with an audit entry."""
-    account, currency, memo, totals = _check(session, terms)
+    account, memo, checked = _check(session, terms)
     quote = _lock(session, quote_id)
     if quote.status != QuoteStatus.DRAFT:
         session.rollback()
@@ -182,7 +181,7 @@ def update_quote(
     before = _snapshot(quote) | {"lines": len(quote.lines), "account_id": quote.account_id}
     quote.lines.clear()
     session.flush()  # the old lines go before the new ones take their positions
-    _apply(quote, terms, currency, memo, totals)
+    _apply(quote, terms, memo, checked)
     audit.record(
         session,
         actor=actor,

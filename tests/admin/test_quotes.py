@@ -3,9 +3,12 @@ one in one click; the auto-convert setting; API keys shown once, then revoked.""
 
 from __future__ import annotations
 
+import io
 import re
+from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from billing.clock import utcnow
@@ -16,14 +19,18 @@ from billing.models import (
     Email,
     Invoice,
     InvoiceStatus,
+    Product,
+    ProductPrice,
     Quote,
+    QuoteConversion,
     QuoteStatus,
     StaffRole,
+    TaxRate,
 )
 from billing.services import quotes
 from tests.admin import sign_in_staff
 from tests.helpers import post_form
-from tests.quote_helpers import make_quote
+from tests.quote_helpers import LINKS, make_quote
 
 NOW = utcnow()
 TODAY = NOW.date()
@@ -39,6 +46,21 @@ def acme(make):
     return make.account(name="Acme Corp", billing_email="ap@acme.test")
 
 
+@pytest.fixture
+def catalog(session):
+    """A 10% sales tax and a workshop product priced at $1,800.00 that carries it."""
+    tax = TaxRate(name="Sales tax", percentage=Decimal(10), created_at=NOW)
+    workshop = Product(
+        name="Discovery workshop",
+        created_at=NOW,
+        prices=[ProductPrice(currency="USD", unit_amount_minor=180000)],
+        tax_rates=[tax],
+    )
+    session.add_all([tax, workshop])
+    session.commit()
+    return tax, workshop
+
+
 def _form(account_id, **values):
     data = {
         "account_id": str(account_id),
@@ -50,15 +72,13 @@ def _form(account_id, **values):
         "lines-0-description": "Discovery workshop",
         "lines-0-quantity": "1",
         "lines-0-unit_price": "1,800.00",
-        "lines-0-tax_rate": "0",
         "lines-1-description": "Design (hours)",
         "lines-1-quantity": "7.5",
         "lines-1-unit_price": "125",
-        "lines-1-tax_rate": "10",
+        "lines-1-named_taxes": "Tax|10|0",
         "lines-2-description": "",
         "lines-2-quantity": "1",
         "lines-2-unit_price": "",
-        "lines-2-tax_rate": "0",
     }
     return data | values
 
@@ -79,6 +99,80 @@ def test_staff_build_a_quote_in_the_form(client, session, staff, acme):
     show = client.get(response.location).get_data(as_text=True)
     assert "Draft quote" in show and "Send to customer" in show and "Quote created" not in show
     assert "Created" in show  # the audit timeline
+
+
+def test_quote_lines_come_from_the_catalog_with_taxes_and_discounts_like_invoices(
+    client, session, staff, acme, catalog
+):
+    """A product picked alone brings its name, price and tax; a line discount and a percent
+    quote discount apply as on invoices, and the accepted quote's invoice has the same amounts,
+    taxes and links to the catalog."""
+    tax, workshop = catalog
+    page = client.get(f"/admin/quotes/new?account_id={acme.id}").get_data(as_text=True)
+    assert "Discovery workshop" in page and "Sales tax 10%" in page
+    form = _form(
+        acme.id,
+        discount="5%",
+        **{
+            "lines-0-product": str(workshop.id),
+            "lines-0-description": "",
+            "lines-0-unit_price": "",
+            "lines-1-discount": "10%",
+            "lines-1-taxes": str(tax.id),
+            "lines-1-named_taxes": "",
+        },
+    )
+    response = post_form(client, "/admin/quotes", form, form_path="/admin/quotes/new")
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    quote = session.scalars(select(Quote)).one()
+    first, second = quote.lines
+    assert (first.description, first.unit_amount_minor, first.product_id) == (
+        "Discovery workshop",
+        180000,
+        workshop.id,
+    )
+    assert [(t.name, t.tax_rate_id) for t in first.taxes] == [("Sales tax", tax.id)]
+    # 7.5 h x $125 = $937.50, less 10% = $843.75; then 5% off the quote's $2,643.75.
+    assert second.discount_percent == Decimal(10)
+    assert quote.discount_percent == Decimal(5)
+    assert quote.subtotal_minor == 180000 + 93750
+    assert quote.discount_minor == 9375 + 13219
+    assert quote.tax_minor == sum(line.tax_minor for line in quote.lines)
+    assert quote.total_minor == quote.subtotal_minor - quote.discount_minor + quote.tax_minor
+    show = client.get(response.location).get_data(as_text=True)
+    assert "Sales tax 10%" in show and "5% off the quote" in show
+    pdf = client.get(f"/admin/quotes/{quote.id}.pdf")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Sales tax 10%" in text and "-10%" in text and "Discount" in text
+
+    tax.percentage = Decimal(20)  # a later change to the rate does not touch the quote
+    session.commit()
+    quotes.send_quote(session, quote_id=quote.id, links=LINKS, now=NOW, actor="staff:1")
+    quotes.accept_quote(
+        session,
+        quote_id=quote.id,
+        account_id=acme.id,
+        unsafe_name="Ada Lovelace",
+        ip="127.0.0.1",
+        now=NOW,
+        actor="portal_user:1",
+    )
+    invoice = quotes.convert_quote(
+        session, quote_id=quote.id, mode=QuoteConversion.DRAFT, now=NOW, actor="staff:1"
+    )
+    assert (invoice.subtotal_minor, invoice.discount_minor, invoice.tax_minor) == (
+        quote.subtotal_minor,
+        quote.discount_minor,
+        quote.tax_minor,
+    )
+    assert invoice.total_minor == quote.total_minor
+    assert [(ln.product_id, ln.discount_percent) for ln in invoice.lines] == [
+        (workshop.id, None),
+        (None, Decimal(10)),
+    ]
+    assert [(t.name, t.percentage, t.tax_rate_id) for t in invoice.lines[0].taxes] == [
+        ("Sales tax", Decimal(10), tax.id)
+    ]
 
 
 def test_bad_input_is_shown_per_field_and_nothing_is_saved(client, session, staff, acme):
@@ -117,7 +211,7 @@ def test_bad_input_is_shown_per_field_and_nothing_is_saved(client, session, staf
 
 def test_add_a_line_keeps_what_was_typed_and_saves_nothing(client, session, staff, acme):
     response = post_form(
-        client, "/admin/quotes", _form(acme.id, add_line="1"), form_path="/admin/quotes/new"
+        client, "/admin/quotes", _form(acme.id, add_lines="1"), form_path="/admin/quotes/new"
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -268,7 +362,7 @@ def test_a_draft_is_edited_in_the_same_form_and_a_sent_quote_is_not(client, sess
     quote = make_quote(session, acme, send=False, now=NOW)
     page = client.get(f"/admin/quotes/{quote.id}/edit").get_data(as_text=True)
     assert 'value="Website redesign, fixed fee"' in page and 'value="4800.00"' in page
-    assert 'value="12.5"' in page
+    assert 'value="12.5"' in page and 'value="Tax|10|0"' in page
     changed = _form(acme.id, **{"lines-0-description": "Workshop, half day"})
     response = post_form(
         client,

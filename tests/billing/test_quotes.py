@@ -66,12 +66,12 @@ def test_a_quote_is_built_like_an_invoice(session, make):
 @pytest.mark.parametrize(
     ("lines", "values", "field"),
     [
-        ([DraftLine("x", Decimal(-1), 100)], {}, "lines[0].quantity"),
-        ([DraftLine("x", Decimal(10_000_000), 100)], {}, "lines[0].quantity"),
-        ([DraftLine("x", Decimal("0.00001"), 100)], {}, "lines[0].quantity"),
-        ([DraftLine("x", Decimal(1), -5)], {}, "lines[0].unit_amount"),
-        ([DraftLine("x", Decimal(1), 100, Decimal(150))], {}, "lines[0].tax_rate"),
-        ([DraftLine("  ", Decimal(1), 100)], {}, "lines[0].description"),
+        ([DraftLine("x", Decimal(-1), 100)], {}, "lines-0-quantity"),
+        ([DraftLine("x", Decimal(10_000_000), 100)], {}, "lines-0-quantity"),
+        ([DraftLine("x", Decimal("0.00001"), 100)], {}, "lines-0-quantity"),
+        ([DraftLine("x", Decimal(1), -5)], {}, "lines-0-unit_price"),
+        ([DraftLine("x", Decimal(1), 100, Decimal(150))], {}, "lines-0-taxes"),
+        ([DraftLine("  ", Decimal(1), 100)], {}, "lines-0-description"),
         ([DraftLine("x", Decimal(1), 100)] * 1000, {}, "lines"),
         ([], {}, "lines"),
         ([DraftLine("x", Decimal(1), 100)], {"currency": "ZZZ"}, "currency"),
