@@ -21,11 +21,13 @@ from billing import queries
 from billing.errors import NotFound
 from billing.models import (
     Account,
+    ApiKey,
     AuditEntry,
     Email,
     Invoice,
     InvoiceStatus,
     Payment,
+    PayWidget,
     PortalUser,
     Refund,
     StaffUser,
@@ -209,26 +211,38 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> lis
     ]
 
 
+# Who an audit actor "kind:id" is: the table, its label columns, how to say it.
+_ACTOR_KINDS = {
+    "staff": (StaffUser, (StaffUser.name, StaffUser.email), "{0} (staff)"),
+    "portal_user": (PortalUser, (PortalUser.email, PortalUser.email), "{1} (customer)"),
+    "api_key": (ApiKey, (ApiKey.name, ApiKey.name), "API key “{0}”"),
+    "widget": (PayWidget, (PayWidget.title, PayWidget.title), "Pay Now widget “{0}”"),
+}
+_FIXED_ACTORS = {"system": "Paydesk (automatic)"}
+
+
 def actor_names(session: Session, actors: set[str]) -> dict[str, str]:
-    """'staff:3' -> 'Ann Staff (staff)', 'portal_user:7' -> 'bob@x.test (customer)'."""
-    ids: dict[str, set[int]] = {"staff": set(), "portal_user": set()}
+    """'staff:3' -> 'Ann Staff (staff)', 'portal_user:7' -> 'bob@x.test (customer)',
+    'api_key:2' -> 'API key “CRM”', 'pay_link:5' -> 'the customer, by pay link', 'system' ->
+    'Paydesk (automatic)'. One query per kind of actor; unknown actors are left out."""
+    ids: dict[str, set[int]] = {kind: set() for kind in _ACTOR_KINDS}
+    names: dict[str, str] = {}
     for actor in actors:
         kind, _, id_text = actor.partition(":")
         if kind in ids and id_text.isdigit():
             ids[kind].add(int(id_text))
-    names: dict[str, str] = {}
-    if ids["staff"]:
-        for id_, name, email in session.execute(
-            select(StaffUser.id, StaffUser.name, StaffUser.email).where(
-                StaffUser.id.in_(ids["staff"])
-            )
+        elif kind == "pay_link" and id_text.isdigit():
+            names[actor] = "the customer, by pay link"
+        elif actor in _FIXED_ACTORS:
+            names[actor] = _FIXED_ACTORS[actor]
+    for kind, wanted in ids.items():
+        if not wanted:
+            continue
+        model, (first, second), template = _ACTOR_KINDS[kind]
+        for id_, label, fallback in session.execute(
+            select(model.id, first, second).where(model.id.in_(wanted))
         ):
-            names[f"staff:{id_}"] = f"{name or email} (staff)"
-    if ids["portal_user"]:
-        for id_, email in session.execute(
-            select(PortalUser.id, PortalUser.email).where(PortalUser.id.in_(ids["portal_user"]))
-        ):
-            names[f"portal_user:{id_}"] = f"{email} (customer)"
+            names[f"{kind}:{id_}"] = template.format(label or fallback, fallback)
     return names
 
 

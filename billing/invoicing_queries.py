@@ -46,6 +46,16 @@ def editor_choices(session: Session) -> EditorChoices:
     )
 
 
+def credit_notes_of(session: Session, invoice_id: int) -> list[CreditNote]:
+    """The credit notes issued against an invoice, oldest first. The caller has already
+    scoped the invoice to the account asking."""
+    return list(
+        session.scalars(
+            select(CreditNote).where(CreditNote.invoice_id == invoice_id).order_by(CreditNote.id)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class InvoiceExtras:
     credit_notes: list[CreditNote]
@@ -55,11 +65,7 @@ class InvoiceExtras:
 
 def invoice_extras(session: Session, invoice: Invoice) -> InvoiceExtras:
     """An invoice's credit notes and the actions its status allows."""
-    notes = list(
-        session.scalars(
-            select(CreditNote).where(CreditNote.invoice_id == invoice.id).order_by(CreditNote.id)
-        )
-    )
+    notes = credit_notes_of(session, invoice.id)
     credited = credited_total(session, invoice.id)
     return InvoiceExtras(notes, credited, allowed_actions(invoice, credited_minor=credited))
 

@@ -26,6 +26,9 @@ blueprint.add_url_rule("/", "home", home.home)
 blueprint.add_url_rule("/invoices", "invoice_list", invoices.invoice_list)
 blueprint.add_url_rule("/invoices/<int:invoice_id>", "invoice_show", invoices.invoice_show)
 blueprint.add_url_rule("/invoices/<int:invoice_id>.pdf", "invoice_pdf", invoices.invoice_pdf)
+blueprint.add_url_rule(
+    "/credit-notes/<int:credit_note_id>.pdf", "credit_note_pdf", invoices.credit_note_pdf
+)
 blueprint.add_url_rule("/payments", "payment_list", payments.payment_list)
 blueprint.add_url_rule("/payments/<int:payment_id>", "payment_show", payments.payment_show)
 blueprint.add_url_rule(

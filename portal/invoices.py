@@ -3,7 +3,7 @@
 from flask import render_template, request
 from flask_login import current_user
 
-from billing import queries
+from billing import invoicing_queries, queries
 from billing.models import InvoiceStatus
 from billing.services import documents
 from web.auth import portal_login_required
@@ -45,6 +45,7 @@ def invoice_show(invoice_id: int):
         invoice=invoice,
         payments=queries.invoice_payments(db.session, invoice.id),
         refunds=queries.invoice_refunds(db.session, invoice.id),
+        credit_notes=invoicing_queries.credit_notes_of(db.session, invoice.id),
     )
 
 
@@ -52,5 +53,14 @@ def invoice_show(invoice_id: int):
 def invoice_pdf(invoice_id: int):
     filename, data = documents.invoice_pdf(
         db.session, invoice_id=invoice_id, account_id=current_user.account_id
+    )
+    return pdf_response(filename, data)
+
+
+@portal_login_required
+def credit_note_pdf(credit_note_id: int):
+    """A credit note of the signed-in customer's account as PDF; another account's is a 404."""
+    filename, data = documents.credit_note_pdf(
+        db.session, credit_note_id=credit_note_id, account_id=current_user.account_id
     )
     return pdf_response(filename, data)
