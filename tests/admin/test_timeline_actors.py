@@ -3,6 +3,7 @@ name, automatic work as Paydesk, and never a raw id where a name is known."""
 
 from billing.admin_queries import actor_names
 from billing.services import api_keys
+from tests.admin import sign_in_staff
 from tests.factories import NOW
 
 
@@ -31,3 +32,13 @@ def test_every_kind_of_actor_gets_a_readable_name(session, make):
         "pay_link:4": "the customer, by pay link",
         "system": "Paydesk (automatic)",
     }
+
+
+def test_the_audit_log_names_subjects_and_actors(client, session, make):
+    staff = sign_in_staff(client, make)
+    key, _token = api_keys.create_api_key(
+        session, unsafe_name="Shop", scopes=["orders:write"], now=NOW, actor=f"staff:{staff.id}"
+    )
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert f"API key {key.id}" in page and "Api keys" not in page
+    assert "(staff)" in page
