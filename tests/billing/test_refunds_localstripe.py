@@ -13,8 +13,17 @@ import stripe
 
 from billing.errors import GatewayRetryable, ValidationFailed
 from billing.gateways.stripe_gateway import FIND_PAGES, StripeGateway, _get, _plain
-from billing.models import Account, Invoice, Payment, RefundStatus
-from billing.services import refunds
+from billing.models import (
+    Account,
+    CreditNote,
+    CreditNoteKind,
+    CreditSettlement,
+    Invoice,
+    Payment,
+    RefundStatus,
+    SettlementStatus,
+)
+from billing.services import credit_notes, refunds
 from tests.conftest import POSTGRES_URL
 from tests.factories import NOW
 from tests.localstripe_fixture import TEST_SECRET_KEY
@@ -225,3 +234,31 @@ def test_a_lost_answer_is_reconciled_from_localstripe_without_refunding_twice(
     assert len(refunds_at_localstripe(stripe_client, payment.processor_payment_id)) == 1
     session.refresh(payment)
     assert payment.amount_refunded_minor == 12000
+
+
+def test_a_credit_note_on_a_card_paid_invoice_refunds_the_card(
+    session, make, gateway, stripe_client
+):
+    """After payment, a credit note settled as a refund sends the money back through the
+    original card payment at localstripe, and the credit note says it is settled."""
+    invoice, payment = card_paid(session, make, gateway, stripe_client)
+    note = credit_notes.issue_credit_note(
+        session,
+        gateway,
+        invoice_id=invoice.id,
+        kind=CreditNoteKind.AMOUNT,
+        amount_minor=5000,
+        reason="Two hours were not worked",
+        settlement=CreditSettlement.REFUND,
+        payment_id=payment.id,
+        now=NOW,
+        actor="staff:1",
+    )
+    session.expire_all()
+    note = session.get(CreditNote, note.id)
+    assert note.settlement_status == SettlementStatus.DONE
+    (at_stripe,) = refunds_at_localstripe(stripe_client, payment.processor_payment_id)
+    assert at_stripe.amount == 5000 and at_stripe.status == "succeeded"
+    assert charge_of(stripe_client, payment.processor_payment_id).amount_refunded == 5000
+    assert session.get(Payment, payment.id).amount_refunded_minor == 5000
+    assert session.get(Invoice, invoice.id).amount_refunded_minor == 5000
