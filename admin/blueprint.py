@@ -94,6 +94,7 @@ blueprint.add_url_rule(
 
 # Quotes and API keys (quotes-orders).
 blueprint.add_url_rule("/quotes", "quote_list", quotes.quote_list)
+blueprint.add_url_rule("/quotes.csv", "quote_export", quotes.quote_export)
 blueprint.add_url_rule("/quotes/new", "quote_new", quotes.quote_new)
 blueprint.add_url_rule("/quotes", "quote_create", quotes.quote_create, methods=["POST"])
 blueprint.add_url_rule("/quotes/<int:quote_id>", "quote_show", quotes.quote_show)

@@ -6,19 +6,19 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from admin import lists
 from admin.quote_forms import QuoteConvertForm, QuoteForm
-from billing import invoicing_queries, quote_queries
+from billing import admin_lists, invoicing_queries, quote_queries
 from billing.audit import actor_of
 from billing.clock import utcnow
 from billing.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from billing.models import QuoteConversion, QuoteStatus, StaffRole
+from billing.models import QuoteConversion, StaffRole
 from billing.services import documents, quotes
 from web.auth import staff_login_required, staff_role_required
 from web.extensions import db
 from web.forms import ConfirmForm
 from web.responses import pdf_response
 
-STATUSES = list(QuoteStatus)
 EDITORS = (StaffRole.ADMIN, StaffRole.ACCOUNTANT)
 
 
@@ -33,24 +33,36 @@ def _links() -> quotes.LinkSettings:
 
 @staff_login_required
 def quote_list():
-    unsafe_status = request.args.get("status") or None
-    status = unsafe_status if unsafe_status in STATUSES else None
-    search = (request.args.get("q") or "").strip()[:100] or None
-    page = quote_queries.quote_page(
+    """Quotes filtered by status, customer, issue dates and currency, searched by number or
+    customer, sorted, paged by keyset; the CSV export holds exactly what the filter shows."""
+    filters, errors = lists.parse_filters(admin_lists.QUOTE_STATUSES, admin_lists.QUOTE_SORTS)
+    page = admin_lists.quote_list(
         db.session,
-        account_id=None,
-        status=status,
-        search=search,
+        filters,
+        today=utcnow().date(),
         older=request.args.get("older"),
         newer=request.args.get("newer"),
     )
     return render_template(
         "admin/quotes/list.html",
         page=page,
-        status=status,
-        search=search,
-        statuses=STATUSES,
+        filters=filters,
+        filter_errors=errors,
+        args=lists.filter_args(filters),
+        statuses=admin_lists.QUOTE_STATUSES,
+        sorts=admin_lists.QUOTE_SORTS,
+        customers=invoicing_queries.customer_choices(db.session),
         can_edit=current_user.role in EDITORS,
+    )
+
+
+@staff_login_required
+def quote_export():
+    filters, _errors = lists.parse_filters(admin_lists.QUOTE_STATUSES, admin_lists.QUOTE_SORTS)
+    today = utcnow().date()
+    return lists.csv_response(
+        f"quotes-{utcnow():%Y%m%d}.csv",
+        lambda session: admin_lists.quote_csv_rows(session, filters, today=today),
     )
 
 

@@ -1,4 +1,4 @@
-"""The admin's lists: invoices, credit notes, payments, customers and the audit log, each
+"""The admin's lists: invoices, quotes, credit notes, payments, customers and the audit log, each
 filtered (status, customer, date range, currency), searched (number or name), sorted, paged by
 keyset (billing.queries._keyset_page: page 500 costs what page 1 costs) and exported to CSV with
 exactly the rows the filter shows. Read-only.
@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from billing import admin_queries, queries
 from billing.models import (
@@ -28,6 +28,8 @@ from billing.models import (
     InvoiceStatus,
     Payment,
     PaymentAllocation,
+    Quote,
+    QuoteStatus,
 )
 from billing.money import to_major
 
@@ -292,6 +294,94 @@ def credit_note_csv_rows(session: Session, f: Filters) -> Iterator[list[str]]:
             str(note.settlement),
             str(note.settlement_status),
             text_cell(note.reason),
+        ]
+
+
+# --- quotes -----------------------------------------------------------------------------------
+
+QUOTE_SORTS = {
+    "newest": Sort("Issued, newest first", Quote.issue_date, date, True),
+    "oldest": Sort("Issued, oldest first", Quote.issue_date, date, False),
+    "expiry": Sort("Valid until, soonest first", Quote.expiry_date, date, False),
+    "total": Sort("Total, largest first", Quote.total_minor, int, True),
+}
+QUOTE_STATUSES = list(QuoteStatus)
+
+
+def _quote_query(f: Filters, today: date) -> Select:
+    """Quotes with their customer loaded. A sent quote past its last day counts as expired
+    (as it is shown) even before the nightly job has moved it."""
+    query = (
+        select(Quote)
+        .join(Account, Account.id == Quote.account_id)
+        .options(contains_eager(Quote.account))
+    )
+    lapsed = and_(Quote.status == QuoteStatus.SENT, Quote.expiry_date < today)
+    if f.status == QuoteStatus.EXPIRED:
+        query = query.where(or_(Quote.status == QuoteStatus.EXPIRED, lapsed))
+    elif f.status == QuoteStatus.SENT:
+        query = query.where(Quote.status == QuoteStatus.SENT, Quote.expiry_date >= today)
+    elif f.status:
+        query = query.where(Quote.status == f.status)
+    if f.account_id:
+        query = query.where(Quote.account_id == f.account_id)
+    if f.currency:
+        query = query.where(Quote.currency == f.currency)
+    if f.date_from:
+        query = query.where(Quote.issue_date >= f.date_from)
+    if f.date_to:
+        query = query.where(Quote.issue_date <= f.date_to)
+    if f.search:
+        text = _like(f.search)
+        query = query.where(
+            or_(
+                func.lower(Quote.number).contains(text, autoescape=True),
+                func.lower(Account.name).contains(text, autoescape=True),
+            )
+        )
+    return query
+
+
+def quote_list(
+    session: Session,
+    f: Filters,
+    *,
+    today: date,
+    older: str | None = None,
+    newer: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> queries.Page[Quote]:
+    sort = QUOTE_SORTS.get(f.sort) or QUOTE_SORTS["newest"]
+    return _page(session, _quote_query(f, today), sort, Quote.id, older, newer, limit)
+
+
+QUOTE_CSV = [
+    "number", "customer", "customer_id", "status", "issue_date", "valid_until", "currency",
+    "subtotal", "discount", "tax", "total", "accepted_by", "answered_at", "invoice_id",
+]  # fmt: skip
+
+
+def quote_csv_rows(session: Session, f: Filters, *, today: date) -> Iterator[list[str]]:
+    sort = QUOTE_SORTS.get(f.sort) or QUOTE_SORTS["newest"]
+    yield QUOTE_CSV
+    for quote in _stream(session, _quote_query(f, today), sort, Quote.id):
+        c = quote.currency
+        lapsed = quote.status == QuoteStatus.SENT and quote.is_past_expiry(today)
+        yield [
+            text_cell(quote.display_number),
+            text_cell(quote.account.name),
+            str(quote.account_id),
+            str(QuoteStatus.EXPIRED if lapsed else quote.status),
+            quote.issue_date.isoformat(),
+            quote.expiry_date.isoformat(),
+            c,
+            money_cell(quote.subtotal_minor, c),
+            money_cell(quote.discount_minor, c),
+            money_cell(quote.tax_minor, c),
+            money_cell(quote.total_minor, c),
+            text_cell(quote.accepted_name),
+            quote.responded_at.isoformat() if quote.responded_at else "",
+            str(quote.invoice_id or ""),
         ]
 
 

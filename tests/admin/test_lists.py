@@ -9,10 +9,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from billing.clock import utcnow
 from billing.models import CreditNoteKind
 from billing.services import credit_notes
 from tests.admin import sign_in_staff
 from tests.factories import NOW
+from tests.quote_helpers import make_quote
 
 
 @pytest.fixture
@@ -172,3 +174,37 @@ def test_global_audit_log_filters(admin_client, make, book):
     ranged = admin_client.get("/admin/audit?from=2030-01-01").get_data(as_text=True)
     assert "No matching entries" in ranged
     assert admin_client.get("/admin/audit?from=bad&subject_id=x").status_code == 200
+
+
+def test_quote_filters_sort_and_csv(admin_client, make, session):
+    """Quotes filter by customer, currency, dates and status (a sent quote past its last day
+    counts as expired), sort, and export exactly the filtered rows."""
+    acme = make.account(name="Acme Corp")
+    euro = make.account(name="Euro GmbH", currency="EUR")
+    today = utcnow().date()
+    lapsed = make_quote(session, acme, valid_days=10, now=utcnow() - timedelta(days=40))
+    fresh = make_quote(session, acme, issue_date=today)
+    european = make_quote(session, euro, issue_date=today - timedelta(days=1))
+    draft = make_quote(session, acme, send=False, issue_date=today - timedelta(days=2))
+
+    def listed(query: str) -> list[str]:
+        html = admin_client.get(f"/admin/quotes?{query}").get_data(as_text=True)
+        return re.findall(r">(Q-\d{4}-\d{4}|Draft quote \d+)<", html)
+
+    assert listed("") == [
+        fresh.number, european.number, draft.display_number, lapsed.number
+    ]  # fmt: skip
+    assert listed(f"customer={euro.id}") == [european.number]
+    assert listed("currency=EUR") == [european.number]
+    assert listed("status=expired") == [lapsed.number]
+    assert listed("status=sent") == [fresh.number, european.number]
+    assert listed(f"from={(today - timedelta(days=2)).isoformat()}&sort=oldest") == [
+        draft.display_number, european.number, fresh.number
+    ]  # fmt: skip
+    assert listed("q=euro") == [european.number]
+    assert admin_client.get("/admin/quotes?from=garbage&status=nope").status_code == 200
+
+    rows = rows_of(admin_client.get(f"/admin/quotes.csv?customer={acme.id}&sort=oldest"))
+    assert [r["number"] for r in rows] == [lapsed.number, draft.display_number, fresh.number]
+    assert rows[0]["status"] == "expired" and rows[0]["currency"] == "USD"
+    assert rows[2]["total"] == format(fresh.total_minor / 100, ".2f")
