@@ -1,6 +1,6 @@
 """The staff admin's URL table."""
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, current_app, redirect, url_for
 
 from admin import (
     api_keys,
@@ -23,7 +23,6 @@ from admin import (
     webhook_events,
     widget,
 )
-from billing import queries
 from billing.clock import utcnow
 from billing.models import Realm
 from web import sign_in
@@ -134,9 +133,7 @@ blueprint.add_url_rule(
 blueprint.context_processor(offline_payments.template_helpers)
 blueprint.context_processor(refunds.template_helpers)
 blueprint.add_url_rule("/settings/widget", "widget_edit", widget.widget_edit)
-blueprint.add_url_rule(
-    "/settings/widget", "widget_update", widget.widget_update, methods=["POST"]
-)
+blueprint.add_url_rule("/settings/widget", "widget_update", widget.widget_update, methods=["POST"])
 
 
 # Invoicing (invoicing): customers and portal users, catalog, draft editor, invoice actions,
@@ -192,9 +189,10 @@ for _rule, _endpoint, _view, _methods in [
 
 @blueprint.context_processor
 def _page_context():
-    company = queries.company(db.session)
+    """Header branding (cached per process, see BrandingCache) and today's date."""
+    branding = current_app.extensions["paydesk.branding"].get(db.session)
     return {
-        "brand_name": company.name,
-        "brand_logo": company.logo_mime is not None,
+        "brand_name": branding.name,
+        "brand_logo": branding.has_logo,
         "today": utcnow().date(),
     }

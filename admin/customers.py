@@ -19,9 +19,7 @@ from web.extensions import db
 def customer_list():
     """Customers A to Z (or as sorted), filtered by what they owe, currency and when they were
     added, searched by name or email; pages go by `after`/`before` cursors."""
-    filters, errors = lists.parse_filters(
-        admin_lists.CUSTOMER_STATUSES, admin_lists.CUSTOMER_SORTS
-    )
+    filters, errors = lists.parse_filters(admin_lists.CUSTOMER_STATUSES, admin_lists.CUSTOMER_SORTS)
     page = admin_lists.customer_list(
         db.session,
         filters,

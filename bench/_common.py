@@ -182,11 +182,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn_args(workers: int) -> list[str]:
-    """The gunicorn settings every benchmarked app gets (the same for the real and bare app)."""
+def gunicorn_args(workers: int, threads: int | None = None) -> list[str]:
+    """The gunicorn settings every benchmarked app gets (the same for the real and bare app).
+    Sync workers by default; with `threads`, gthread workers of that many threads each (the
+    README's production advice is `-w 4 --threads 4`)."""
+    worker_class = ["--worker-class", "sync"]
+    if threads:
+        worker_class = ["--worker-class", "gthread", "--threads", str(threads)]
     return [
         "--workers", str(workers),
-        "--worker-class", "sync",
+        *worker_class,
         "--backlog", "2048",
         "--timeout", "60",
         "--graceful-timeout", "5",
@@ -240,7 +245,7 @@ def _stop(process: subprocess.Popen) -> None:
 @contextmanager
 def serve(
     app_spec: str, *, workers: int, name: str | None = None, env: Mapping[str, str] | None = None,
-    ready_path: str = "/", ready_timeout: float = 60.0,
+    ready_path: str = "/", ready_timeout: float = 60.0, threads: int | None = None,
 ) -> Iterator[Server]:
     """Run `gunicorn app_spec` on a free 127.0.0.1 port until the block ends.
 
@@ -255,7 +260,7 @@ def serve(
         prefix=f"bench-{name.replace(':', '-').replace('/', '-')}-", suffix=".log", delete=False
     )
     command = [
-        sys.executable, "-m", "gunicorn", *gunicorn_args(workers),
+        sys.executable, "-m", "gunicorn", *gunicorn_args(workers, threads),
         "--bind", f"127.0.0.1:{port}", app_spec,
     ]
     process = subprocess.Popen(

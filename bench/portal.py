@@ -37,6 +37,7 @@ from bench._common import (
     app_env,
     check_ratio,
     exit_on_sigterm,
+    gunicorn_args,
     load_runner,
     measure_alternating,
     prepare_bench_database,
@@ -82,7 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds")
     parser.add_argument("--duration", type=float, default=5, help="seconds per wrk run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
+    parser.add_argument(
+        "--gunicorn-threads", type=int, default=0,
+        help="threads per gunicorn worker (gthread workers, both apps); 0: sync workers. The "
+        "README's production advice is --workers 4 --gunicorn-threads 4",
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument(
@@ -101,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--big-account-invoices must be between 1 and --invoices")
     if min(args.rounds, args.workers, args.threads, args.connections) < 1 or args.duration < 1:
         parser.error("--rounds, --workers, --threads, --connections, --duration must be >= 1")
+    if args.gunicorn_threads < 0:
+        parser.error("--gunicorn-threads must be 0 (sync workers) or more")
     return args
 
 
@@ -333,6 +341,21 @@ def page_facts(conninfo: str) -> dict:
     }
 
 
+def browser_cookie(app: str, cookie: str) -> str:
+    """The session cookie a browser holds after its first page: that page adds the sign-out
+    form's CSRF token to the session and sends the cookie back updated. wrk replays one cookie,
+    so replaying the sign-in response's cookie would make every measured request mint a CSRF
+    token and re-sign the session, which no browser does."""
+    client = HttpClient(app)
+    client.cookies[SESSION_COOKIE] = cookie
+    answer = client.get("/invoices")
+    if answer.status != 200:
+        raise SetupError(f"first page after sign-in: HTTP {answer.status}")
+    if client.get("/invoices").header("Set-Cookie"):
+        print("WARNING: the app re-sets the session cookie on every signed-in page view")
+    return client.cookies[SESSION_COOKIE]
+
+
 def verify(bare: str, app: str, cookie: str, facts: dict) -> None:
     """Every URL answers 200, and the list pages are invoice lists (not the sign-in page)."""
     answer = HttpClient(bare).get("/")
@@ -361,7 +384,7 @@ def verify(bare: str, app: str, cookie: str, facts: dict) -> None:
 
 
 def explain(database_url: str, facts: dict, full: bool) -> None:
-    """Run the app's own invoice_page for both pages, capture the SQL it sends, EXPLAIN it."""
+    """Run the app's own invoice_list_page for both pages, capture the SQL it sends, EXPLAIN it."""
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
@@ -381,7 +404,7 @@ def explain(database_url: str, facts: dict, full: bool) -> None:
         ):
             captured.clear()
             with Session(engine) as session:
-                queries.invoice_page(session, account_id=BIG_ACCOUNT_ID, older=older)
+                queries.invoice_list_page(session, account_id=BIG_ACCOUNT_ID, older=older)
             statement, parameters = next(c for c in captured if "FROM invoices" in c[0])
             with engine.connect() as conn:
                 raw = conn.connection.driver_connection
@@ -411,17 +434,22 @@ def main(argv: list[str] | None = None) -> int:
             f"page {DEEP_PAGE} (rows {facts['deep_offset'] + 1:,}-"
             f"{facts['deep_offset'] + facts['page_size']:,}): {facts['deep_path']}"
         )
+        threads = args.gunicorn_threads or None
         with ExitStack() as stack:
-            bare = stack.enter_context(serve("bench.bare_app:app", workers=args.workers))
+            bare = stack.enter_context(
+                serve("bench.bare_app:app", workers=args.workers, threads=threads)
+            )
             app = stack.enter_context(
                 serve(
                     "wsgi:app", workers=args.workers, env=app_env(args.database_url),
-                    ready_path="/login",
+                    ready_path="/login", threads=threads,
                 )
             )
-            print(f"servers: gunicorn --workers {args.workers} --worker-class sync; "
+            print(f"servers (both): gunicorn {' '.join(gunicorn_args(args.workers, threads)[:6])}; "
                   f"bare {bare.base_url}, app {app.base_url}")
-            cookie = sign_in(app.base_url, email=BENCH_EMAIL, password=BENCH_PASSWORD)
+            cookie = browser_cookie(
+                app.base_url, sign_in(app.base_url, email=BENCH_EMAIL, password=BENCH_PASSWORD)
+            )
             first_url, deep_url = app.url("/invoices"), app.url(facts["deep_path"])
             verify(bare.base_url, app.base_url, cookie, facts)
             print(f"signed in as {BENCH_EMAIL}; all URLs answer 200 with the expected content")
@@ -459,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         "deep / first", deep_rps, first_rps, DEEP_GOAL, results.ratios(deep_name, first_name)
     )
     print()
-    print("list query (the app's invoice_page SQL, EXPLAIN ANALYZE):")
+    print("list query (the app's invoice_list_page SQL, EXPLAIN ANALYZE):")
     explain(args.database_url, facts, args.explain)
     return 0
 

@@ -15,7 +15,7 @@ def home():
     summary = queries.account_summary(
         db.session, account_id=current_user.account_id, today=utcnow().date()
     )
-    recent = queries.invoice_page(db.session, account_id=current_user.account_id, limit=5)
+    recent = queries.invoice_list_page(db.session, account_id=current_user.account_id, limit=5)
     return render_template(
         "portal/home.html",
         summary=summary,

@@ -7,18 +7,19 @@ from billing import invoicing_queries, queries
 from billing.models import InvoiceStatus
 from billing.services import documents
 from web.auth import portal_login_required
-from web.extensions import db
+from web.extensions import db, read_only
 from web.responses import pdf_response
 
 PORTAL_STATUSES = [s for s in InvoiceStatus if s != InvoiceStatus.DRAFT]
 
 
+@read_only
 @portal_login_required
 def invoice_list():
     unsafe_status = request.args.get("status") or None
     status = unsafe_status if unsafe_status in PORTAL_STATUSES else None
     search = (request.args.get("q") or "").strip()[:40] or None
-    page = queries.invoice_page(
+    page = queries.invoice_list_page(
         db.session,
         account_id=current_user.account_id,
         status=status,

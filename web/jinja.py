@@ -21,6 +21,9 @@ def _viewer_locale() -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    # For templates that format many values: look the locale up once, pass it to the filters.
+    app.add_template_global(_viewer_locale, "viewer_locale")
+
     @app.template_filter("money")
     def money(amount_minor: int, currency: str, locale: str | None = None) -> str:
         return format_money(amount_minor, currency, locale or _viewer_locale())

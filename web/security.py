@@ -64,18 +64,37 @@ def init_app(
         origin_of(stripe_api_base) if stripe_api_base else None,
     )
 
+    always = [
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if app.config["SESSION_COOKIE_SECURE"]:
+        always.append(("Strict-Transport-Security", "max-age=31536000"))
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        """Each header unless the view set its own (the names a response already has are read
+        once: werkzeug answers every missing-name lookup with a raised exception)."""
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for name, value in always:
+            if name.lower() not in present:
+                headers.add(name, value)
         # A view that may be framed (the Pay Now widget) sets its own CSP frame-ancestors;
         # X-Frame-Options cannot name allowed origins, so it is left off there only.
-        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint and not request.endpoint.startswith("static"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        csp = (
+            policy
+            if "content-security-policy" not in present
+            else headers["Content-Security-Policy"]
+        )
+        if "x-frame-options" not in present and "frame-ancestors 'none'" in csp:
+            headers.add("X-Frame-Options", "DENY")
+        if (
+            "cache-control" not in present
+            and request.endpoint
+            and not request.endpoint.startswith("static")
+        ):
+            headers.add("Cache-Control", "no-store")
         return response

@@ -11,8 +11,13 @@ VALUES = {"name": "First Name Ltd", "default_currency": "USD"}
 def _save(session, name: str) -> None:
     """Save company settings with `name` through the service, as admin does."""
     company_service.update_company_settings(
-        session, values=VALUES | {"name": name}, logo=None, logo_mime=None,
-        remove_logo=False, now=datetime.now(UTC), actor="test",
+        session,
+        values=VALUES | {"name": name},
+        logo=None,
+        logo_mime=None,
+        remove_logo=False,
+        now=datetime.now(UTC),
+        actor="test",
     )
 
 
@@ -33,3 +38,12 @@ def test_the_cache_skips_the_query_until_it_expires(session):
     assert cache.get(session).name == "Cached Co"
     cache.ttl = 0
     assert cache.get(session).name == "Changed Behind Its Back"
+
+
+def test_admin_pages_use_the_same_cache_and_show_a_save_at_once(client, make, session):
+    sign_in(client, make.staff_user().email, admin=True)
+    _save(session, "First Name Ltd")
+    assert "First Name Ltd" in client.get("/admin/customers").get_data(as_text=True)
+    _save(session, "Renamed Company Inc")
+    html = client.get("/admin/customers").get_data(as_text=True)
+    assert "Renamed Company Inc" in html and "First Name Ltd" not in html
