@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -13,7 +14,7 @@ pytest.importorskip("playwright.sync_api", reason="browser tests skipped: playwr
 from playwright.sync_api import expect
 
 from billing.clock import utcnow
-from billing.models import QuoteConversion
+from billing.models import QuoteConversion, TaxRate
 from tests.factories import PASSWORD
 from tests.quote_helpers import make_quote, set_auto_convert
 
@@ -67,6 +68,9 @@ def test_staff_send_a_quote_the_customer_accepts_by_link_and_staff_convert_it(
 ):
     make.account(name="Acme Corp", billing_email="ap@acme.test")
     staff = make.staff_user(name="Alex Morgan")
+    session.add(TaxRate(name="Sales tax", percentage=Decimal(10), created_at=utcnow()))
+    session.commit()
+    year = utcnow().year
     page.goto("/admin/login")
     page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -80,17 +84,18 @@ def test_staff_send_a_quote_the_customer_accepts_by_link_and_staff_convert_it(
     page.get_by_label("Valid until").fill(
         utcnow().date().replace(year=utcnow().year + 1).isoformat()
     )
-    page.get_by_label("Line 1 description").fill("Brand workshop")
-    page.get_by_label("Line 1 unit price").fill("1800")
-    page.get_by_label("Line 2 description").fill("Design (hours)")
-    page.get_by_label("Line 2 quantity").fill("7.5")
-    page.get_by_label("Line 2 unit price").fill("125")
-    page.get_by_label("Line 2 tax percent").fill("10")
+    page.get_by_label("Line 1: description").fill("Brand workshop")
+    page.get_by_label("Line 1: unit price").fill("1800")
+    rows = page.locator("tr.line-row")
+    page.get_by_label("Line 2: description").fill("Design (hours)")
+    page.get_by_label("Line 2: quantity").fill("7.5")
+    page.get_by_label("Line 2: unit price").fill("125")
+    rows.nth(1).get_by_label("Sales tax 10%").check()
     shot("admin-new")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Draft quote")
     page.get_by_role("button", name="Send to customer").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Q-2026-")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Q-{year}-")
     shot("admin-sent")
 
     message = _wait_for(lambda: mailbox.to("ap@acme.test"))[0]
@@ -99,7 +104,7 @@ def test_staff_send_a_quote_the_customer_accepts_by_link_and_staff_convert_it(
 
     customer = context.browser.new_page(base_url=None)
     customer.goto(link)
-    expect(customer.get_by_role("heading", level=1)).to_contain_text("Quote Q-2026-")
+    expect(customer.get_by_role("heading", level=1)).to_contain_text(f"Quote Q-{year}-")
     expect(customer.get_by_role("region", name="Quote summary")).to_contain_text("$2,831.25")
     customer.get_by_label("Your full name").fill("Ada Lovelace")
     customer.get_by_role("button", name="Accept quote").click()
