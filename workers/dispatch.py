@@ -9,6 +9,14 @@ waiting, scheduled for a retry or running is a no-op, so a sweeper that runs eve
 not pile duplicate jobs (and burn retry attempts) behind a slow SMTP server. A job that already
 ended (finished, failed after its retries, stopped) is replaced, so a row that is still due is
 always picked up again.
+
+Coalesced tasks (workers.jobs.COALESCED, e.g. one webhook event to process) are not enqueued one
+job each: their dispatch wakes a drain job that finds all such work in the database. A wake is
+`SET <queue>:<drain>:queued 1 NX EX 60` and, only when that SET created the marker, an enqueue of
+`run_woken(drain)`, which deletes the marker before the drain reads anything. Under load a
+dispatch is then one Redis round trip. No wake-up is lost: a SET that finds the marker means a
+drain is queued that has not yet deleted it, so its reads come after the dispatching commit.
+The marker's TTL covers an enqueue that failed after the SET (the sweepers re-dispatch).
 """
 
 from __future__ import annotations
@@ -20,12 +28,12 @@ from importlib import import_module
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from config import Settings
-from workers.jobs import TASKS
+from workers.jobs import COALESCED, TASKS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ LIVE_STATUSES = frozenset(
     }
 )
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+WAKE_TTL = 60  # seconds a wake marker outlives a failed enqueue
 
 
 def job_function(task: str):
@@ -57,6 +66,21 @@ def job_id(queue_name: str, task: str, ids: dict[str, Any]) -> str:
     """The RQ job id for `task` with `ids` on `queue_name`, e.g. 'paydesk-send_email-42'."""
     parts = [queue_name, task, *(str(ids[key]) for key in sorted(ids))]
     return _UNSAFE_ID_CHARS.sub("_", "-".join(parts))
+
+
+def wake_key(queue_name: str, drain: str) -> str:
+    """The Redis key that says a `drain` job is queued on `queue_name` and has not started."""
+    return f"{queue_name}:{drain}:queued"
+
+
+def run_woken(drain: str, queue_name: str) -> object:
+    """The RQ job behind a wake: delete the wake marker, then run the drain job (so any commit
+    whose wake found the marker is visible to the drain's reads). Returns the drain's result;
+    raises what it raises (RQ retries it; a retry deletes the marker again, harmlessly)."""
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(wake_key(queue_name, drain))
+    return job_function(drain)()
 
 
 class InlineDispatcher:
@@ -82,6 +106,9 @@ class RQDispatcher:
         self.queue = Queue(queue_name, connection=connection)
 
     def dispatch(self, task: str, **ids: Any) -> None:
+        if task in COALESCED:
+            self.wake(COALESCED[task])
+            return
         function = TASKS[task]
         id_ = job_id(self.queue.name, task, ids)
         status = self.connection.hget(Job.key_for(id_), "status")
@@ -104,6 +131,27 @@ class RQDispatcher:
             )
         except DuplicateJobError:
             log.debug("job %s was enqueued concurrently", id_)
+
+    def wake(self, drain: str) -> bool:
+        """Make sure a `drain` job will run after now; True if this call enqueued it. One SET NX
+        when a drain is already queued. Raises redis.RedisError (after removing the marker it
+        set, if it can) when Redis fails, so the next dispatch or the sweeper tries again."""
+        key = wake_key(self.queue.name, drain)
+        if not self.connection.set(key, b"1", nx=True, ex=WAKE_TTL):
+            return False
+        try:
+            self.queue.enqueue(
+                run_woken,
+                kwargs={"drain": drain, "queue_name": self.queue.name},
+                retry=RETRY,
+                job_timeout=JOB_TIMEOUT,
+                failure_ttl=FAILURE_TTL,
+            )
+        except Exception:
+            with suppress(Exception):
+                self.connection.delete(key)
+            raise
+        return True
 
 
 def redis_connection(settings: Settings, **options: Any) -> Redis:
