@@ -70,6 +70,27 @@ def _instant_range(column, f: Filters) -> list:
     return conditions
 
 
+def _document_filters(f: Filters, model, *searched) -> list:
+    """The customer, currency, issue-date and search conditions every document list (invoices,
+    quotes, credit notes) applies the same way; `searched` are the text columns `f.search`
+    matches (case-insensitively, anywhere)."""
+    conditions = []
+    if f.account_id:
+        conditions.append(model.account_id == f.account_id)
+    if f.currency:
+        conditions.append(model.currency == f.currency)
+    if f.date_from:
+        conditions.append(model.issue_date >= f.date_from)
+    if f.date_to:
+        conditions.append(model.issue_date <= f.date_to)
+    if f.search:
+        text = _like(f.search)
+        conditions.append(
+            or_(*(func.lower(column).contains(text, autoescape=True) for column in searched))
+        )
+    return conditions
+
+
 def _page(session, query: Select, sort: Sort, id_column, older, newer, limit) -> queries.Page:
     return queries._keyset_page(
         session,
@@ -119,22 +140,7 @@ def _invoice_query(f: Filters, today: date) -> Select:
         query = query.where(Invoice.status == InvoiceStatus.OPEN, Invoice.due_date < today)
     elif f.status:
         query = query.where(Invoice.status == f.status)
-    if f.account_id:
-        query = query.where(Invoice.account_id == f.account_id)
-    if f.currency:
-        query = query.where(Invoice.currency == f.currency)
-    if f.date_from:
-        query = query.where(Invoice.issue_date >= f.date_from)
-    if f.date_to:
-        query = query.where(Invoice.issue_date <= f.date_to)
-    if f.search:
-        text = _like(f.search)
-        query = query.where(
-            or_(
-                func.lower(Invoice.number).contains(text, autoescape=True),
-                func.lower(Account.name).contains(text, autoescape=True),
-            )
-        )
+    query = query.where(*_document_filters(f, Invoice, Invoice.number, Account.name))
     return query.options(selectinload(Invoice.account))
 
 
@@ -212,23 +218,9 @@ def _credit_note_query(f: Filters) -> Select:
     )
     if f.status:
         query = query.where(CreditNote.settlement_status == f.status)
-    if f.account_id:
-        query = query.where(CreditNote.account_id == f.account_id)
-    if f.currency:
-        query = query.where(CreditNote.currency == f.currency)
-    if f.date_from:
-        query = query.where(CreditNote.issue_date >= f.date_from)
-    if f.date_to:
-        query = query.where(CreditNote.issue_date <= f.date_to)
-    if f.search:
-        text = _like(f.search)
-        query = query.where(
-            or_(
-                func.lower(CreditNote.number).contains(text, autoescape=True),
-                func.lower(Invoice.number).contains(text, autoescape=True),
-                func.lower(Account.name).contains(text, autoescape=True),
-            )
-        )
+    query = query.where(
+        *_document_filters(f, CreditNote, CreditNote.number, Invoice.number, Account.name)
+    )
     return query
 
 
@@ -323,22 +315,7 @@ def _quote_query(f: Filters, today: date) -> Select:
         query = query.where(Quote.status == QuoteStatus.SENT, Quote.expiry_date >= today)
     elif f.status:
         query = query.where(Quote.status == f.status)
-    if f.account_id:
-        query = query.where(Quote.account_id == f.account_id)
-    if f.currency:
-        query = query.where(Quote.currency == f.currency)
-    if f.date_from:
-        query = query.where(Quote.issue_date >= f.date_from)
-    if f.date_to:
-        query = query.where(Quote.issue_date <= f.date_to)
-    if f.search:
-        text = _like(f.search)
-        query = query.where(
-            or_(
-                func.lower(Quote.number).contains(text, autoescape=True),
-                func.lower(Account.name).contains(text, autoescape=True),
-            )
-        )
+    query = query.where(*_document_filters(f, Quote, Quote.number, Account.name))
     return query
 
 
