@@ -21,12 +21,15 @@ from billing import queries
 from billing.errors import NotFound
 from billing.models import (
     Account,
+    AccountCredit,
     ApiKey,
     AuditEntry,
+    CreditKind,
     Email,
     Invoice,
     InvoiceStatus,
     Payment,
+    PaymentStatus,
     PayWidget,
     PortalUser,
     Refund,
@@ -309,14 +312,28 @@ class PaymentOverview:
     payment: Payment
     account: Account
     timeline: list[TimelineEntry]
+    credited_minor: int  # the part that became account credit (an overpayment)
+    unapplied_minor: int  # the part neither an invoice nor credit took (a widget payment, or
+    # an overflow while credit is off: staff refund it)
 
 
 def payment_overview(session: Session, *, payment_id: int) -> PaymentOverview:
+    """A payment with its account, timeline and where its money went. Read-only."""
     payment = queries.get_payment(session, payment_id=payment_id, account_id=None)
+    credited = session.scalar(
+        select(func.coalesce(func.sum(AccountCredit.amount_minor), 0)).where(
+            AccountCredit.payment_id == payment.id, AccountCredit.kind == CreditKind.OVERPAYMENT
+        )
+    )
+    allocated = sum(a.amount_minor for a in payment.allocations)
     return PaymentOverview(
         payment=payment,
         account=queries.get_account(session, payment.account_id),
         timeline=timeline(session, subject_type=Payment.__tablename__, subject_id=payment.id),
+        credited_minor=int(credited),
+        unapplied_minor=max(0, payment.amount_minor - allocated - int(credited))
+        if payment.status == PaymentStatus.SUCCEEDED
+        else 0,
     )
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.errors import GatewayRetryable
+from billing.errors import AuthenticationRequired, GatewayRetryable
 from billing.models import (
+    Account,
     CompanySettings,
     Invoice,
     Payment,
@@ -17,9 +18,10 @@ from billing.models import (
     PaymentMethod,
     PaymentStatus,
 )
+from billing.services import card_payments, cards
 from billing.services.invoices import apply_payment, lock_invoice
 from tests.factories import NOW
-from tests.fake_gateway import FakeGateway
+from tests.fake_gateway import THREE_D_SECURE, FakeGateway
 
 
 def set_account_credit(session: Session, allowed: bool) -> None:
@@ -62,6 +64,52 @@ def record_card_payment(
     session.add(payment)
     session.commit()
     return payment
+
+
+def card_overtaken_by_a_check(session: Session, make, gateway: FakeGateway):
+    """A card payment for the whole invoice waits for 3-D Secure while a $10.00 check is
+    recorded; then the card payment completes. Returns (invoice, payment)."""
+    invoice = make.invoice()
+    account = session.get(Account, invoice.account_id)
+    customer = cards.ensure_customer(session, gateway, account_id=account.id, now=NOW, actor="t")
+    card = cards.finish_card_setup(
+        session,
+        gateway,
+        account_id=account.id,
+        setup_intent_id=gateway.succeeded_setup(THREE_D_SECURE, customer_id=customer),
+        now=NOW,
+        actor="t",
+    )
+    try:
+        card_payments.pay_with_card(
+            session,
+            gateway,
+            account_id=account.id,
+            shares=[card_payments.Share(invoice.id, invoice.total_minor)],
+            card_id=card.id,
+            setup_intent_id=None,
+            allow_partial=True,
+            now=NOW,
+            actor="portal_user:1",
+            base_url="http://localhost",
+        )
+    except AuthenticationRequired as needed:
+        waiting = needed
+    else:
+        raise AssertionError("the 3-D Secure card did not ask for authentication")
+    make.payment(invoice, 1000)
+    gateway.authenticate(waiting.payment_intent_id)
+    payment = card_payments.confirm_card_payment(
+        session,
+        gateway,
+        payment_id=waiting.payment_id,
+        account_id=invoice.account_id,
+        now=NOW,
+        actor="t",
+        base_url="http://localhost",
+    )
+    session.refresh(invoice)
+    return invoice, payment
 
 
 @dataclass

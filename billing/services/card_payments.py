@@ -11,7 +11,8 @@ The life of a card payment:
    the PaymentIntent up by that metadata and settles from it instead of charging again.
 3. `record_outcome` applies a processor answer under the payment's row lock: succeeded ->
    invoices are locked in id order, each allocation is applied (never more than is due:
-   anything left over is recorded as unapplied), a receipt email with the PDF is queued;
+   anything left over becomes account credit, or stays unapplied for a refund when credit is
+   off), a receipt email with the PDF is queued;
    requires_action -> the browser finishes 3-D Secure and `confirm_card_payment` retrieves the
    result; declined -> failed with the reason. A payment that already succeeded is never
    applied again, so the synchronous answer, the webhook and reconciliation can all arrive, in
@@ -47,6 +48,7 @@ from billing.gateways.base import CardDetails, PaymentGateway, PaymentResult
 from billing.gateways.declines import explain
 from billing.models import (
     Account,
+    CreditKind,
     Invoice,
     Payment,
     PaymentAllocation,
@@ -56,7 +58,7 @@ from billing.models import (
 )
 from billing.money import Money, exponent
 from billing.services import cards as card_service
-from billing.services import emails
+from billing.services import credit, emails
 from billing.services.invoices import apply_payment
 from billing.services.pay_links import PAYABLE
 from billing.services.processor_settings import allows_partial_payments
@@ -430,8 +432,10 @@ def _settle(
     session: Session, payment: Payment, *, now: datetime, actor: str, base_url: str, before: str
 ) -> None:
     """Succeed the (locked) payment and apply its allocations to the invoices, locked in id
-    order. An invoice that no longer owes the whole share takes what it owes; the rest of the
-    payment stays unapplied (recorded in the audit) for staff to credit or refund."""
+    order. An invoice that no longer owes the whole share (paid offline or voided while the
+    card payment was in flight) takes what it owes; the rest becomes account credit, as an
+    offline overpayment does, or, when credit is turned off in Settings, stays unapplied for
+    staff to refund (the payment page shows it). Both are in the audit and the receipt."""
     locked = _lock_invoices(session, [a.invoice_id for a in payment.allocations])
     invoices = {inv.id: inv for inv in locked}
     unapplied = 0
@@ -466,6 +470,7 @@ def _settle(
     payment.succeeded_at = now
     payment.received_date = now.date()
     payment.failure_message = ""
+    credited = _credit_overflow(session, payment, unapplied, now=now, actor=actor)
     audit.record(
         session,
         actor=actor,
@@ -477,11 +482,36 @@ def _settle(
         after={
             "status": "succeeded",
             "amount_minor": payment.amount_minor,
-            "unapplied_minor": unapplied,
+            "unapplied_minor": unapplied - credited,
+            "credited_minor": credited,
             "processor_payment_id": payment.processor_payment_id,
         },
     )
-    _queue_receipt(session, payment, applied, unapplied, now=now, base_url=base_url)
+    _queue_receipt(
+        session, payment, applied, unapplied - credited, credited, now=now, base_url=base_url
+    )
+
+
+def _credit_overflow(
+    session: Session, payment: Payment, overflow: int, *, now: datetime, actor: str
+) -> int:
+    """Turn the part of a settling payment that no invoice took into account credit, when the
+    company allows credit; returns the amount credited (0 when there is none or credit is
+    off). Writes in the caller's transaction."""
+    if overflow <= 0 or not credit.credit_allowed(session):
+        return 0
+    credit.add_entry(
+        session,
+        account_id=payment.account_id,
+        currency=payment.currency,
+        amount_minor=overflow,
+        kind=CreditKind.OVERPAYMENT,
+        reason=f"Card payment {payment.receipt_number}: more than its invoices still owed",
+        now=now,
+        actor=actor,
+        payment_id=payment.id,
+    )
+    return overflow
 
 
 def _queue_receipt(
@@ -489,6 +519,7 @@ def _queue_receipt(
     payment: Payment,
     applied: list[tuple[Invoice, int]],
     unapplied: int,
+    credited: int,
     *,
     now: datetime,
     base_url: str,
@@ -517,6 +548,7 @@ def _queue_receipt(
                 for inv, amount in applied
             ],
             "unapplied_minor": unapplied,
+            "credited_minor": credited,
             "link": f"{base_url.rstrip('/')}/payments/{payment.id}",
         },
         account_id=account.id,

@@ -15,7 +15,12 @@ from tests.admin import sign_in_staff
 from tests.admin.test_settings import VALUES
 from tests.factories import NOW
 from tests.helpers import post_form, sign_in
-from tests.money_back import RefundingFakeGateway, record_card_payment, set_account_credit
+from tests.money_back import (
+    RefundingFakeGateway,
+    card_overtaken_by_a_check,
+    record_card_payment,
+    set_account_credit,
+)
 
 
 @pytest.fixture
@@ -175,6 +180,33 @@ def test_refunding_a_card_payment_from_its_page(admin_client, make, session, gat
     assert too_much.status_code == 422
     assert "At most $329.99 can be refunded" in too_much.get_data(as_text=True)
     assert gateway.refund_calls == 1
+
+
+@pytest.mark.parametrize("credit_on", [True, False])
+def test_a_card_payment_overtaken_by_a_check_shows_where_the_rest_went(
+    admin_client, make, session, gateway, credit_on
+):
+    set_account_credit(session, credit_on)
+    invoice, payment = card_overtaken_by_a_check(session, make, gateway)
+    page = admin_client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+    assert f"Invoice {invoice.display_number}</a> — $369.99" in page
+    if credit_on:
+        assert "Account credit</a> — $10.00" in page
+        assert "Not applied" not in page
+    else:
+        assert "Not applied to an invoice — $10.00: more than the invoices owed" in page
+        assert "Refund it below." in page
+    # Either way staff can give the $10.00 back: it is refunded before the invoice's part.
+    response = post_form(
+        admin_client,
+        f"/admin/payments/{payment.id}/refunds",
+        {"amount": "10.00", "reason": "Paid twice", "method": "other"},
+        form_path=f"/admin/payments/{payment.id}",
+    )
+    assert response.status_code == 302
+    session.refresh(invoice)
+    assert invoice.amount_refunded_minor == 0
+    assert credit.balance(session, account_id=invoice.account_id, currency="USD") == 0
 
 
 def test_a_failed_card_refund_is_explained(admin_client, make, session, gateway):

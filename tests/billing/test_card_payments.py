@@ -14,11 +14,19 @@ from billing.errors import (
     PaymentDeclined,
     ValidationFailed,
 )
-from billing.models import Account, AuditEntry, Email, Invoice, Payment, PaymentStatus
-from billing.services import card_payments, cards
+from billing.models import (
+    Account,
+    AccountCredit,
+    AuditEntry,
+    Email,
+    Payment,
+    PaymentStatus,
+)
+from billing.services import card_payments, cards, credit
 from billing.services.card_payments import Share
 from tests.factories import NOW
 from tests.fake_gateway import DECLINES, THREE_D_SECURE, FakeGateway
+from tests.money_back import card_overtaken_by_a_check, set_account_credit
 
 BASE = "http://localhost"
 
@@ -284,30 +292,42 @@ def test_abandoned_three_d_secure_is_canceled(session, make, gateway):
     assert gateway.payments[needed.value.payment_intent_id].status == "canceled"
 
 
-def test_an_offline_payment_meanwhile_leaves_the_rest_unapplied(session, make, gateway):
-    invoice = make.invoice()
-    card = saved_card(session, gateway, session.get(Account, invoice.account_id), THREE_D_SECURE)
-    with pytest.raises(AuthenticationRequired) as needed:
-        pay(
-            session,
-            gateway,
-            session.get(Account, invoice.account_id),
-            [Share(invoice.id, invoice.total_minor)],
-            card,
-        )
-    make.payment(invoice, 1000)  # a check arrives while the card waits for 3-D Secure
-    gateway.authenticate(needed.value.payment_intent_id)
-    payment = card_payments.confirm_card_payment(
-        session,
-        gateway,
-        payment_id=needed.value.payment_id,
-        account_id=invoice.account_id,
-        now=NOW,
-        actor="t",
-        base_url=BASE,
+def _receipt_text(session, payment) -> str:
+    email = session.scalar(
+        select(Email).where(Email.template == "receipt").order_by(Email.id.desc())
     )
-    invoice = session.get(Invoice, invoice.id)
-    session.refresh(invoice)
+    assert payment.receipt_number in email.subject
+    return email.text_body
+
+
+def test_a_card_payment_beyond_what_is_still_owed_becomes_account_credit(session, make, gateway):
+    invoice, payment = card_overtaken_by_a_check(session, make, gateway)
     assert invoice.status == "paid"
     assert invoice.amount_paid_minor == invoice.total_minor  # never more than the total
     assert payment.allocations[0].amount_minor == invoice.total_minor - 1000
+    assert credit.balance(session, account_id=invoice.account_id, currency="USD") == 1000
+    entry = session.scalar(select(AccountCredit).where(AccountCredit.payment_id == payment.id))
+    assert (entry.kind, entry.amount_minor) == ("overpayment", 1000)
+    assert "$10.00 was more than the invoices still owed: it is now credit" in _receipt_text(
+        session, payment
+    )
+    # The customer's next invoice is paid from that credit when it is finalized.
+    following = make.invoice(session.get(Account, invoice.account_id))
+    assert following.amount_due_minor == following.total_minor - 1000
+
+
+def test_with_credit_turned_off_the_overflow_stays_unapplied_for_a_refund(session, make, gateway):
+    set_account_credit(session, False)
+    invoice, payment = card_overtaken_by_a_check(session, make, gateway)
+    assert invoice.amount_paid_minor == invoice.total_minor
+    assert payment.allocations[0].amount_minor == invoice.total_minor - 1000
+    assert credit.balance(session, account_id=invoice.account_id, currency="USD") == 0
+    assert "$10.00 was more than the invoices still owed; we will refund it" in _receipt_text(
+        session, payment
+    )
+    audit = session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "payment.succeeded", AuditEntry.subject_id == payment.id
+        )
+    )
+    assert (audit.after["unapplied_minor"], audit.after["credited_minor"]) == (1000, 0)
