@@ -70,6 +70,7 @@ WIDGET_MAX_ATTEMPTS = 10
 WIDGET_WINDOW = timedelta(minutes=15)
 DEFAULT_MAX_UNITS = 10_000  # a payer-entered amount is at most this many whole units by default
 MAX_ORIGINS = 20
+PAYER_LOCK_CLASS = 0x7061  # advisory lock namespace (PostgreSQL): finding or creating a payer
 FAILED = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
 
 
@@ -310,10 +311,26 @@ def _check_payer(widget: PayWidget, payer: PayerInput) -> tuple[int, str, str, s
     return amount, description, name, email
 
 
-def _account_for(
+def account_for_payer(
     session: Session, widget: PayWidget, *, name: str, email: str, now: datetime
 ) -> Account:
-    """The account whose billing email and currency match, else a new one. Commits."""
+    """The account whose billing email (lower-cased) and currency match, else a new one.
+    Commits when it creates one.
+
+    Two first-time payments from one email at once must not make two accounts: on PostgreSQL
+    the look-up and the insert run under a transaction-scoped advisory lock on (currency,
+    email), so the second waits for the first's commit and then finds its account (the lock
+    ends with the transaction: the caller's next commit when the account existed). (A unique
+    index cannot say this: staff may create several accounts with one billing email.) SQLite,
+    the one-process demo, serialises its writers anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    PAYER_LOCK_CLASS, func.hashtext(f"{widget.currency}:{email}")
+                )
+            )
+        )
     account = session.scalar(
         select(Account)
         .where(func.lower(Account.billing_email) == email, Account.currency == widget.currency)
@@ -435,7 +452,7 @@ def pay_with_widget(
         raise ValidationFailed({"card": "The card was not confirmed. Enter it again."})
     card = gateway.retrieve_card(setup.payment_method_id)
     actor = f"widget:{widget.id}"
-    account = _account_for(session, widget, name=name, email=email, now=now)
+    account = account_for_payer(session, widget, name=name, email=email, now=now)
     invoice = None
     if widget.create_invoice:
         invoice = _widget_invoice(

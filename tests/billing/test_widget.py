@@ -4,6 +4,7 @@ the per-IP limit. Runs on PostgreSQL too (TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from billing.models import (
     WidgetPayment,
 )
 from billing.services import credit, widgets
+from tests.conftest import POSTGRES_URL
 from tests.factories import NOW
 from tests.fake_gateway import DECLINES, THREE_D_SECURE
 from tests.money_back import RefundingFakeGateway
@@ -244,3 +246,33 @@ def test_widget_settings_are_validated_and_audited(session):
     assert widget.origins == ["https://www.example.com", "http://localhost:8000"]
     assert (widget.min_amount_minor, widget.max_amount_minor) == (100, 1_000_000)
     assert len(widget.public_key) >= 24
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="the payer lock is PostgreSQL's: needs PostgreSQL")
+def test_first_time_payers_racing_with_one_email_get_one_account(app, session):
+    """Eight first payments from one new email at once: one account, which all of them use."""
+    from web.extensions import db
+
+    widget = make_widget(session)
+    start = threading.Barrier(8)
+    found: list[int] = []
+
+    def pay():
+        with db.factory() as own:
+            start.wait()
+            account = widgets.account_for_payer(
+                own, own.get(type(widget), widget.id), name="Ann", email="ann@new.test", now=NOW
+            )
+            found.append(account.id)
+            own.commit()
+
+    threads = [threading.Thread(target=pay) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    accounts = session.scalars(
+        select(Account.id).where(Account.billing_email == "ann@new.test")
+    ).all()
+    assert len(accounts) == 1
+    assert found == accounts * 8
