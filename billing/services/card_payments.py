@@ -54,6 +54,7 @@ from billing.models import (
     PaymentAllocation,
     PaymentMethod,
     PaymentStatus,
+    PortalUser,
     SavedCard,
 )
 from billing.money import Money, exponent
@@ -549,11 +550,27 @@ def _queue_receipt(
             ],
             "unapplied_minor": unapplied,
             "credited_minor": credited,
-            "link": f"{base_url.rstrip('/')}/payments/{payment.id}",
+            "description": "" if applied else payment.reference,
+            "link": f"{base_url.rstrip('/')}/payments/{payment.id}"
+            if _can_sign_in(session, account.id)
+            else "",
         },
         account_id=account.id,
         attachments=[{"kind": "receipt_pdf", "id": payment.id}],
         now=now,
+    )
+
+
+def _can_sign_in(session: Session, account_id: int) -> bool:
+    """Whether someone of the account can open the portal (a first-time Pay Now or pay-link
+    payer cannot: their receipt then carries no portal link, only the PDF)."""
+    return (
+        session.scalar(
+            select(PortalUser.id)
+            .where(PortalUser.account_id == account_id, PortalUser.is_active.is_(True))
+            .limit(1)
+        )
+        is not None
     )
 
 

@@ -61,6 +61,7 @@ def pay(session, gateway, account, shares, card, **kw):
 
 def test_full_payment_pays_the_invoice_and_queues_a_receipt(session, make, gateway):
     invoice = make.invoice()
+    make.portal_user(session.get(Account, invoice.account_id))
     card = saved_card(session, gateway, session.get(Account, invoice.account_id))
     payment = pay(
         session,
@@ -74,6 +75,7 @@ def test_full_payment_pays_the_invoice_and_queues_a_receipt(session, make, gatew
     assert (invoice.status, invoice.amount_due_minor) == ("paid", 0)
     receipt = session.scalar(select(Email).where(Email.template == "receipt"))
     assert receipt.attachments == [{"kind": "receipt_pdf", "id": payment.id}]
+    assert f"billing portal: {BASE}/payments/{payment.id}" in receipt.text_body
     assert gateway.charge_calls == 1
     assert gateway.payments[payment.processor_payment_id].metadata == {
         "paydesk_payment_id": str(payment.id),

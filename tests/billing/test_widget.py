@@ -88,6 +88,10 @@ def test_a_payment_without_an_invoice_goes_to_a_new_account(session, gateway):
     assert (row.payment_id, row.invoice_id, row.description) == (payment.id, None, "Order 1042")
     receipt = session.scalar(select(Email).where(Email.template == "receipt"))
     assert receipt.to_address == "grace@example.test"
+    # A first-time payer has no portal sign-in: the receipt is the PDF, with no portal link.
+    assert "For: Order 1042" in receipt.text_body
+    assert "the attached PDF is your receipt" in receipt.text_body
+    assert "/payments/" not in receipt.text_body + receipt.html_body
     assert gateway.payments[payment.processor_payment_id].metadata["paydesk_payment_id"] == str(
         payment.id
     )
