@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, request
 
+STRIPE_JS_ORIGIN = "https://js.stripe.com"
+
 
 def origin_of(url: str) -> str:
     """scheme://host[:port] of a URL."""
@@ -20,9 +22,20 @@ def content_security_policy(
 ) -> str:
     """The policy for every page. With Stripe configured it lets in exactly the Stripe.js
     origin from settings (script, frame, connect) and the API origin for connect (Stripe.js
-    talks to the API from the browser; with localstripe both are the same origin)."""
-    script = "'self'" + (f" {stripe_js_origin}" if stripe_js_origin else "")
-    frame = stripe_js_origin or "'none'"
+    talks to the API from the browser; with localstripe both are the same origin).
+
+    Real Stripe.js (https://js.stripe.com) also loads its card fields and the 3-D Secure
+    challenge from https://*.js.stripe.com and falls back to https://hooks.stripe.com for
+    redirect-based authentication, as Stripe's CSP guidance lists; the bank's own challenge
+    page is framed inside Stripe's frame, under Stripe's policy, so no bank origin is needed
+    here."""
+    scripts = [stripe_js_origin] if stripe_js_origin else []
+    frames = list(scripts)
+    if stripe_js_origin == STRIPE_JS_ORIGIN:
+        scripts.append("https://*.js.stripe.com")
+        frames += ["https://*.js.stripe.com", "https://hooks.stripe.com"]
+    script = " ".join(["'self'", *scripts])
+    frame = " ".join(frames) or "'none'"
     connect = ["'self'"]
     for origin in (stripe_js_origin, stripe_api_origin):
         if origin and origin not in connect:

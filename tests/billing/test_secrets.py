@@ -69,9 +69,13 @@ def test_bad_payment_settings_name_the_variable(name, value):
 
 def test_csp_lets_in_exactly_the_stripe_origins():
     policy = content_security_policy("https://js.stripe.com", "https://api.stripe.com")
-    assert "script-src 'self' https://js.stripe.com;" in policy
-    assert "frame-src https://js.stripe.com;" in policy
+    assert "script-src 'self' https://js.stripe.com https://*.js.stripe.com;" in policy
+    assert (
+        "frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"
+        in policy
+    )
     assert "connect-src 'self' https://js.stripe.com https://api.stripe.com;" in policy
     assert "style-src 'self';" in policy and "unsafe" not in policy
     local = content_security_policy("http://127.0.0.1:8420", "http://127.0.0.1:8420")
     assert "connect-src 'self' http://127.0.0.1:8420;" in local
+    assert "frame-src http://127.0.0.1:8420;" in local  # localstripe: its one origin only
