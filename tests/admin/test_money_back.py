@@ -190,6 +190,7 @@ def test_a_card_payment_overtaken_by_a_check_shows_where_the_rest_went(
     invoice, payment = card_overtaken_by_a_check(session, make, gateway)
     page = admin_client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
     assert f"Invoice {invoice.display_number}</a> — $369.99" in page
+    assert f'">invoice {invoice.id}</a>: $379.99' in page  # the history: what it set out to pay
     if credit_on:
         assert "Account credit</a> — $10.00" in page
         assert "Not applied" not in page

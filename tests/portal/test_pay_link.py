@@ -56,6 +56,8 @@ def test_the_page_shows_the_invoice_and_its_pdf_and_changes_nothing(client, sess
     assert page.status_code == 200
     assert invoice.number in html and "Pay by card" in html
     assert 'href="/invoices' not in html and "Sign out" not in html  # nothing of the account
+    # The same lines and totals as the portal: subtotal, the tax, the total (not lines alone).
+    assert "<td>Subtotal</td>" in html and "$349.99" in html and "$30.00" in html
     pdf = client.get(f"{path}/invoice.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert (
