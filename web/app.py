@@ -16,6 +16,7 @@ from billing.services import company as company_service
 from billing.services import documents  # noqa: F401  (registers email attachment renderers)
 from config import Settings
 from web import errors, jinja, security
+from web.cookie_session import CachedSerializerSessionInterface
 from web.extensions import csrf, db, login_manager
 from workers import runtime
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, gateway=None) -> Flask:
         WTF_CSRF_TIME_LIMIT=settings.session_hours * 3600,
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
     )
+    app.session_interface = CachedSerializerSessionInterface()
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions["paydesk.settings"] = settings
     app.extensions["paydesk.auth_limits"] = auth_service.Limits(
