@@ -23,7 +23,7 @@ from billing.services.processor_settings import EnvKeys
 from web.auth import staff_login_required, staff_role_required
 from web.extensions import db
 from web.forms import ConfirmForm
-from web.processor import base_url, gateway
+from web.processor import gateway, webhook_url
 
 
 class PaymentSettingsForm(FlaskForm):
@@ -53,7 +53,7 @@ def _render(form: PaymentSettingsForm, status: int = 200):
         test_form=ConfirmForm(),
         o=overview,
         can_edit=current_user.role == StaffRole.ADMIN,
-        webhook_url=base_url().rstrip("/") + url_for("hooks.stripe_webhook"),
+        webhook_url=webhook_url(),
     ), status
 
 

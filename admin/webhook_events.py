@@ -12,6 +12,7 @@ from billing.services import webhooks
 from web.auth import staff_login_required, staff_role_required
 from web.extensions import db
 from web.forms import ConfirmForm
+from web.processor import webhook_url
 
 STATUSES = list(WebhookEventStatus)
 
@@ -30,6 +31,7 @@ def webhook_event_list():
         statuses=STATUSES,
         form=ConfirmForm(),
         can_replay=current_user.role in (StaffRole.ADMIN, StaffRole.ACCOUNTANT),
+        webhook_url=webhook_url(),
     )
 
 

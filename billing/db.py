@@ -7,10 +7,12 @@ Importing this module opens no connection.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -98,3 +100,55 @@ def _ping_idle_connections(engine: Engine) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker:
     """Sessions whose objects stay usable after commit (views render after services commit)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class PrecompiledStatement:
+    """A Core statement compiled once per dialect and run straight on the DB-API cursor.
+
+    For the one path where SQLAlchemy's per-execution work (the statement's cache key, the
+    execution context, the result wrapper) costs more CPU than the database itself: webhook
+    intake, which answers every delivery with one INSERT (bench/webhooks.py). `build(dialect)`
+    makes the statement (dialects have their own INSERT … ON CONFLICT constructs); its bound
+    parameters must be named after `columns`. Values go through the bind processors of the
+    columns' types, as a Core execution would pass them, so the rows are the same as an ORM
+    insert's; a disconnect still invalidates the pooled connection.
+
+    `execute` returns every row the statement returns; it raises the driver's errors
+    (psycopg.Error, sqlite3.Error) unwrapped."""
+
+    def __init__(self, build: Callable[[Dialect], Any], columns: Mapping[str, Any]) -> None:
+        self.build = build
+        self.columns = columns
+        self._by_dialect: dict[Dialect, tuple[str, tuple[str, ...], bool, dict]] = {}
+
+    def _compiled(self, dialect: Dialect) -> tuple[str, tuple[str, ...], bool, dict]:
+        if dialect in self._by_dialect:
+            return self._by_dialect[dialect]
+        compiled = self.build(dialect).compile(dialect=dialect)
+        names = tuple(compiled.positiontup or compiled.binds)
+        processors = {}
+        for name in names:
+            processor = self.columns[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        found = compiled.string, names, bool(compiled.positiontup), processors
+        self._by_dialect[dialect] = found
+        return found
+
+    def execute(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple]:
+        sql, names, positional, processors = self._compiled(connection.dialect)
+        params = {
+            name: processors[name](values[name]) if name in processors else values[name]
+            for name in names
+        }
+        dbapi_connection = connection.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params.values()) if positional else params)
+            return cursor.fetchall()
+        except connection.dialect.loaded_dbapi.Error as exc:
+            if connection.dialect.is_disconnect(exc, dbapi_connection, cursor):
+                connection.invalidate(exc)
+            raise
+        finally:
+            cursor.close()

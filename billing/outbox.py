@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 _KEY = "paydesk.outbox"
+_DISPATCHER = "paydesk.dispatcher"
 
 
 class Dispatcher(Protocol):
@@ -30,7 +31,9 @@ def defer(session: Session, task: str, **ids: Any) -> None:
 
 
 def install_dispatcher(factory: sessionmaker, dispatcher: Dispatcher) -> None:
-    """Dispatch deferred tasks after every commit of sessions made by `factory`."""
+    """Dispatch deferred tasks after every commit of sessions made by `factory` (and give its
+    sessions the dispatcher for dispatch_now)."""
+    factory.configure(info={**(factory.kw.get("info") or {}), _DISPATCHER: dispatcher})
 
     @event.listens_for(factory, "after_commit")
     def _after_commit(session: Session) -> None:
@@ -42,6 +45,16 @@ def install_dispatcher(factory: sessionmaker, dispatcher: Dispatcher) -> None:
     def _after_rollback(session: Session, _previous) -> None:
         if not session.in_transaction():
             session.info.pop(_KEY, None)
+
+
+def dispatch_now(session: Session, task: str, **ids: Any) -> None:
+    """Start `task` for work whose row is already committed outside the session's transaction
+    (an autocommitted statement on a connection of its own): at once, with the dispatcher of
+    the session's factory; nothing for a session whose factory has none. Never raises: when
+    the queue is down the sweeper finds the row."""
+    dispatcher = session.info.get(_DISPATCHER)
+    if dispatcher is not None:
+        _safe_dispatch(dispatcher, task, ids)
 
 
 def _safe_dispatch(dispatcher: Dispatcher, task: str, ids: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from billing.services import auth as auth_service
 from billing.services import company as company_service
 from billing.services import documents  # noqa: F401  (registers email attachment renderers)
 from config import Settings
-from web import errors, jinja, security
+from web import errors, hooks, jinja, security
 from web.cookie_session import CachedSerializerSessionInterface
 from web.extensions import csrf, db, login_manager
 from workers import runtime
@@ -50,7 +50,6 @@ def create_app(settings: Settings | None = None, *, gateway=None) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
     )
     app.session_interface = CachedSerializerSessionInterface()
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.extensions["paydesk.settings"] = settings
     app.extensions["paydesk.auth_limits"] = auth_service.Limits(
         max_failures=settings.login_max_failures,
@@ -82,13 +81,13 @@ def create_app(settings: Settings | None = None, *, gateway=None) -> Flask:
     from api.blueprint import blueprint as api_blueprint
     from portal.blueprint import blueprint as portal_blueprint
     from web.health import blueprint as health_blueprint
-    from web.hooks import blueprint as hooks_blueprint
 
     app.register_blueprint(health_blueprint)
-    csrf.exempt(hooks_blueprint)
-    app.register_blueprint(hooks_blueprint)
     app.register_blueprint(portal_blueprint)
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
     csrf.exempt(api_blueprint)  # API requests carry a key, not a cookie
     app.register_blueprint(api_blueprint)
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        hooks.mount(app, app.wsgi_app), x_for=1, x_proto=1, x_host=1
+    )
     return app

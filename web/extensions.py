@@ -54,7 +54,7 @@ class Database:
             bind=autocommit, class_=ReadOnlySession, expire_on_commit=False
         )
         app.extensions["paydesk.db"] = self
-        app.teardown_appcontext(self._close)
+        app.teardown_appcontext(self.close_request_session)
 
     @property
     def session(self) -> Session:
@@ -63,7 +63,8 @@ class Database:
         return g.db_session
 
     @staticmethod
-    def _close(_exc: BaseException | None) -> None:
+    def close_request_session(_exc: BaseException | None = None) -> None:
+        """Close this request's (or app context's) session, if one was made (a teardown)."""
         session = g.pop("db_session", None)
         if session is not None:
             session.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app
 
 from billing.gateways.base import PaymentGateway
+from web.hooks import STRIPE_PATH
 
 
 def gateway() -> PaymentGateway:
@@ -14,6 +15,11 @@ def gateway() -> PaymentGateway:
 
 def base_url() -> str:
     return current_app.extensions["paydesk.settings"].base_url
+
+
+def webhook_url() -> str:
+    """The address to give Stripe for webhooks (served by web.hooks)."""
+    return base_url().rstrip("/") + STRIPE_PATH
 
 
 def stripe_js() -> dict[str, str | None]:

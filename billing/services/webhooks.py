@@ -1,8 +1,8 @@
 """Processor webhooks: store each event once, process it in a job, let staff replay failures.
 
 `receive_event` stores a verified event under its processor id (a unique column): a duplicate
-delivery finds the row and changes nothing. The processing job is deferred in the same
-transaction (with RQ the dispatcher coalesces these into one `drain_events` run, see
+delivery finds the row and changes nothing. The processing job is dispatched once the row is
+committed (with RQ the dispatcher coalesces these into one `drain_events` run, see
 workers/dispatch.py). `process_event` applies it through the same idempotent services the
 browser and reconciliation use, so duplicates, replays and out-of-order delivery never move
 money twice:
@@ -23,15 +23,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from billing import audit, outbox
+from billing.db import PrecompiledStatement
 from billing.errors import BillingError, GatewayPermanent, GatewayRetryable, NotFound
 from billing.gateways.base import PaymentGateway, VerifiedEvent
 from billing.models import Account, WebhookEvent, WebhookEventStatus
@@ -72,10 +72,11 @@ def accept_webhook(
     secret: str | None,
     now: datetime,
     tolerance: int = 300,
-) -> tuple[int, bool]:
+) -> int | None:
     """Verify a webhook's signature on its raw body (`tolerance` seconds of clock skew) and
-    store it once (see receive_event). Raises GatewayPermanent for a missing secret, a bad or
-    stale signature, or a malformed body: nothing is stored then. Commits."""
+    store it once (see receive_event: the new row's id, None for a duplicate). Raises
+    GatewayPermanent for a missing secret, a bad or stale signature, or a malformed body:
+    nothing is stored then."""
     if not secret:
         raise GatewayPermanent("Webhooks are not set up: no signing secret is configured.")
     event = gateway.parse_webhook(
@@ -84,53 +85,66 @@ def accept_webhook(
     return receive_event(session, event=event, processor=gateway.name, now=now)
 
 
-@cache
-def _insert_once(dialect: str):
-    """INSERT … ON CONFLICT (processor_event_id) DO NOTHING RETURNING id, built once (a Core
-    statement on the table: the ORM's bulk-insert machinery only adds time here)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+def _intake_statement(dialect: Dialect):
+    """INSERT … ON CONFLICT (processor_event_id) DO NOTHING RETURNING id (every column but
+    the id and processed_at is a parameter: a precompiled statement runs no Python defaults)."""
+    insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    table = WebhookEvent.__table__
     return (
-        insert(WebhookEvent.__table__)
+        insert(table)
+        .values({name: bindparam(name) for name in _INTAKE_COLUMNS})
         .on_conflict_do_nothing(index_elements=["processor_event_id"])
-        .returning(WebhookEvent.id)
+        .returning(table.c.id)
     )
+
+
+_INTAKE_COLUMNS = (
+    "processor",
+    "processor_event_id",
+    "type",
+    "payload",
+    "status",
+    "attempts",
+    "last_error",
+    "note",
+    "received_at",
+)
+_INTAKE = PrecompiledStatement(_intake_statement, WebhookEvent.__table__.c)
 
 
 def receive_event(
     session: Session, *, event: VerifiedEvent, processor: str, now: datetime
-) -> tuple[int, bool]:
-    """Store a verified event once and defer its processing; returns (row id, newly stored).
-    One INSERT … ON CONFLICT DO NOTHING on the unique processor event id, so a duplicate
-    (even one arriving concurrently) changes nothing. Commits (the outbox dispatches the
-    processing after that commit)."""
-    values = {
-        "processor": processor,
-        "processor_event_id": event.event_id,
-        "type": event.type[:100],
-        "payload": dict(event.payload),
-        "status": WebhookEventStatus.RECEIVED,
-        "attempts": 0,
-        "last_error": "",
-        "note": "",
-        "received_at": now,
-    }
-    # Outside a transaction the INSERT runs as its own autocommitted statement: durable when it
-    # returns, as after BEGIN/INSERT/COMMIT, with one round trip instead of three.
-    connection = (
-        session.connection()
-        if session.in_transaction()
-        else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    )
-    row_id = connection.execute(_insert_once(connection.dialect.name), values).scalar()
-    if row_id is None:
-        existing = connection.execute(
-            select(WebhookEvent.id).where(WebhookEvent.processor_event_id == event.event_id)
-        ).scalar()
-        session.rollback()
-        return existing, False
-    outbox.defer(session, TASK, event_id=row_id)
-    session.commit()
-    return row_id, True
+) -> int | None:
+    """Store a verified event once and start its processing; returns the new row's id, or None
+    when the event was already stored (a duplicate delivery, even a concurrent one: one
+    INSERT … ON CONFLICT DO NOTHING on the unique processor event id changes nothing then).
+
+    The INSERT runs on a pooled connection of its own in autocommit, outside any transaction
+    the session holds: durable when it returns, in one round trip (BEGIN/INSERT/COMMIT would
+    be three), and precompiled, because this is every webhook delivery's whole cost. The
+    processing job is then dispatched with the session's dispatcher (outbox.dispatch_now);
+    if the queue is down the sweep finds the row later."""
+    with session.get_bind().connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        rows = _INTAKE.execute(
+            connection,
+            {
+                "processor": processor,
+                "processor_event_id": event.event_id,
+                "type": event.type[:100],
+                "payload": event.payload,
+                "status": WebhookEventStatus.RECEIVED.value,
+                "attempts": 0,
+                "last_error": "",
+                "note": "",
+                "received_at": now,
+            },
+        )
+    if not rows:
+        return None
+    row_id = rows[0][0]
+    outbox.dispatch_now(session, TASK, event_id=row_id)
+    return row_id
 
 
 def process_event(

@@ -125,6 +125,24 @@ def test_a_forged_or_stale_signature_is_refused_and_nothing_is_stored(client, se
     assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
 
 
+def test_answers_are_json_for_a_server_with_no_cookie_or_page_headers(client, session):
+    payload = event("evt_plain", "customer.created", {"object": "customer", "id": "cus_x"})
+    stored = post_event(client, payload)
+    assert stored.status_code == 200 and stored.json == {"received": True, "duplicate": False}
+    assert stored.headers["X-Content-Type-Options"] == "nosniff"
+    assert stored.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in stored.headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in stored.headers and "Vary" not in stored.headers
+    for response, code in (
+        (client.get("/hooks/stripe"), 405),
+        (client.post("/hooks/other", data=b"{}"), 404),
+        (client.post("/hooks/stripe", data=b"x" * (5 * 1024 * 1024)), 413),
+    ):
+        assert response.status_code == code
+        assert response.is_json and response.json["error"]
+    assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
 def test_a_succeeded_event_pays_once_however_often_it_arrives(
     client, session, make, gateway, localstripe
 ):

@@ -112,7 +112,7 @@ def in_flight(session, make, gateway) -> tuple[Invoice, dict]:
 
 
 def store(session, gateway, payload, *, age=timedelta(0)) -> int:
-    event_id, _new = webhooks.receive_event(
+    event_id = webhooks.receive_event(
         session, event=gateway.read_event(payload), processor="stripe", now=utcnow() - age
     )
     return event_id
@@ -201,7 +201,7 @@ def test_process_webhook_event_job_twice_applies_once(session, make, gateway):
             }
         },
     }
-    event_id, _new = webhooks.receive_event(
+    event_id = webhooks.receive_event(
         session, event=gateway.read_event(payload), processor="stripe", now=utcnow()
     )
     # Storing it already ran the job in-process (no Redis here); run it twice more.

@@ -1,10 +1,12 @@
 """Webhook events through real Redis and a real RQ worker: each committed event wakes the drain
-job (one SET NX, at most one queued drain), so none waits for the sweeper, including an event
-stored while a drain runs; a failed or stuck wake-up is recovered by the sweeper; a staff
-replay wakes the drain too. Every event is applied exactly once."""
+job (one SET NX, at most one queued drain, none at all soon after another wake), so none waits
+for the sweeper, including an event stored while a drain runs or lingers; a failed or stuck
+wake-up is recovered by the sweeper; a staff replay wakes the drain too. Every event is applied
+exactly once."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,8 +18,8 @@ from billing.models import WebhookEvent
 from billing.services import webhooks
 from tests.fake_gateway import FakeGateway
 from tests.workers.test_payment_jobs import applied_count, in_flight, statuses, store
-from workers import runtime
-from workers.dispatch import WAKE_TTL, wake_key
+from workers import dispatch, runtime
+from workers.dispatch import WAKE_COVER, WAKE_TTL, wake_key
 from workers.jobs.payments import WEBHOOK_AFTER, sweep_payments_job
 
 pytestmark = pytest.mark.redis
@@ -125,6 +127,7 @@ def test_a_stuck_marker_delays_events_until_the_sweeper(rq, session, make, gatew
     event_id = store(session, gateway, payload, age=WEBHOOK_AFTER + timedelta(minutes=1))
     assert drains(rq) == 0
     rq.connection.delete(marker(rq))  # its TTL ran out
+    time.sleep(WAKE_COVER)  # the sweep runs a minute later (here: on the same dispatcher)
     assert sweep_payments_job() == 1
     assert work(rq)
     assert statuses(session) == ["processed"]
@@ -147,3 +150,48 @@ def test_staff_replay_of_a_failed_event_wakes_a_drain(rq, session, make, gateway
     assert work(rq)
     assert statuses(session) == ["processed"]
     assert applied_count(session, invoice.id) == 1
+
+
+def test_a_wake_soon_after_another_needs_no_redis(rq, monkeypatch):
+    drain = "drain_webhook_events"
+    assert rq.wake(drain)
+    rq.connection.delete(marker(rq))  # as the drain does when it starts
+    monkeypatch.setattr(rq.connection, "set", None)  # any Redis command would raise now
+    assert not rq.wake(drain)
+    assert drains(rq) == 1
+    monkeypatch.undo()
+    time.sleep(WAKE_COVER)
+    assert rq.wake(drain)  # the cover ran out: a new marker and a second drain
+    assert rq.connection.exists(marker(rq))
+    assert drains(rq) == 2
+
+
+@pytest.mark.parametrize("linger", [dispatch.DRAIN_LINGER, 0.0])
+def test_a_woken_drain_lingers_for_events_committed_without_a_wake(
+    rq, session, quiet_session, make, gateway, monkeypatch, linger
+):
+    """The promise behind skipped wakes: an event committed after the drain's first pass found
+    nothing more (stored here through a session that dispatches nothing, as a skipped wake
+    would) is processed by the same drain. Without the linger it would wait for the sweep."""
+    monkeypatch.setattr(dispatch, "DRAIN_LINGER", linger)
+    (_, first), (second_invoice, second) = (in_flight(session, make, gateway) for _ in range(2))
+    real = dispatch.job_function("drain_webhook_events")
+    passes = []
+
+    def drain_then_one_arrives():
+        done = real()
+        if not passes:
+            store(quiet_session, gateway, second)
+        passes.append(done)
+        return done
+
+    monkeypatch.setattr(dispatch, "job_function", lambda _name: drain_then_one_arrives)
+    store(session, gateway, first)
+    assert work(rq)
+    if linger:
+        assert passes[:2] == [1, 1] and sum(passes) == 2
+        assert statuses(session) == ["processed", "processed"]
+        assert applied_count(session, second_invoice.id) == 1
+    else:
+        assert passes == [1]
+        assert statuses(session) == ["processed", "received"]
