@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -111,10 +111,7 @@ class PrecompiledStatement:
     makes the statement (dialects have their own INSERT … ON CONFLICT constructs); its bound
     parameters must be named after `columns`. Values go through the bind processors of the
     columns' types, as a Core execution would pass them, so the rows are the same as an ORM
-    insert's; a disconnect still invalidates the pooled connection.
-
-    `execute` returns every row the statement returns; it raises the driver's errors
-    (psycopg.Error, sqlite3.Error) unwrapped."""
+    insert's. Raises the driver's errors (psycopg.Error, sqlite3.Error) unwrapped."""
 
     def __init__(self, build: Callable[[Dialect], Any], columns: Mapping[str, Any]) -> None:
         self.build = build
@@ -135,20 +132,31 @@ class PrecompiledStatement:
         self._by_dialect[dialect] = found
         return found
 
-    def execute(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple]:
-        sql, names, positional, processors = self._compiled(connection.dialect)
+    def execute_autocommit(self, engine: Engine, values: Mapping[str, Any]) -> list[tuple]:
+        """Run the statement on a pooled connection of its own in autocommit (durable when it
+        returns, one round trip) and return its rows. A disconnect invalidates the connection
+        before the driver's error is raised."""
+        dialect = engine.dialect
+        sql, names, positional, processors = self._compiled(dialect)
         params = {
             name: processors[name](values[name]) if name in processors else values[name]
             for name in names
         }
-        dbapi_connection = connection.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()
+        connection = engine.raw_connection()
+        dbapi_connection = connection.dbapi_connection
         try:
-            cursor.execute(sql, tuple(params.values()) if positional else params)
-            return cursor.fetchall()
-        except connection.dialect.loaded_dbapi.Error as exc:
-            if connection.dialect.is_disconnect(exc, dbapi_connection, cursor):
+            dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(sql, tuple(params.values()) if positional else params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
                 connection.invalidate(exc)
             raise
         finally:
-            cursor.close()
+            if connection.is_valid:
+                dialect.reset_isolation_level(dbapi_connection)
+            connection.close()

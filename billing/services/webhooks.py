@@ -124,22 +124,20 @@ def receive_event(
     be three), and precompiled, because this is every webhook delivery's whole cost. The
     processing job is then dispatched with the session's dispatcher (outbox.dispatch_now);
     if the queue is down the sweep finds the row later."""
-    with session.get_bind().connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = _INTAKE.execute(
-            connection,
-            {
-                "processor": processor,
-                "processor_event_id": event.event_id,
-                "type": event.type[:100],
-                "payload": event.payload,
-                "status": WebhookEventStatus.RECEIVED.value,
-                "attempts": 0,
-                "last_error": "",
-                "note": "",
-                "received_at": now,
-            },
-        )
+    rows = _INTAKE.execute_autocommit(
+        session.get_bind(),
+        {
+            "processor": processor,
+            "processor_event_id": event.event_id,
+            "type": event.type[:100],
+            "payload": event.payload,
+            "status": WebhookEventStatus.RECEIVED.value,
+            "attempts": 0,
+            "last_error": "",
+            "note": "",
+            "received_at": now,
+        },
+    )
     if not rows:
         return None
     row_id = rows[0][0]

@@ -78,7 +78,7 @@ def test_a_connection_killed_under_the_insert_is_dropped_from_the_pool(session):
                 connection.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
             killer.dispose()
             now = datetime.now(UTC)
-            with pytest.raises(Exception, match=r"terminat|closed|lost"):
+            with pytest.raises(Exception, match="terminating connection"):  # the real cause
                 webhooks.receive_event(
                     intake, event=verified("evt_k1"), processor="stripe", now=now
                 )
