@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import RadioField
+from wtforms import RadioField, SelectChoice
 
 from admin import lists
 from admin.invoice_actions import CAN_ACT
@@ -29,8 +29,8 @@ class SettleForm(FlaskForm):
     settlement = RadioField(
         "Give the money back as",
         choices=[
-            (CreditSettlement.REFUND.value, "Try the refund again"),
-            (CreditSettlement.ACCOUNT_CREDIT.value, "Account credit instead"),
+            SelectChoice(CreditSettlement.REFUND.value, "Try the refund again"),
+            SelectChoice(CreditSettlement.ACCOUNT_CREDIT.value, "Account credit instead"),
         ],
         default=CreditSettlement.ACCOUNT_CREDIT.value,
         validate_choice=False,

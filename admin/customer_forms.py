@@ -12,6 +12,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -25,28 +26,28 @@ from billing.models import Account, PortalRole, Product, TaxRate
 from billing.money import Money
 
 LOCALES = [
-    ("en_US", "English (United States)"),
-    ("en_GB", "English (United Kingdom)"),
-    ("en_CA", "English (Canada)"),
-    ("en_AU", "English (Australia)"),
-    ("de_DE", "Deutsch (Deutschland)"),
-    ("de_AT", "Deutsch (Österreich)"),
-    ("de_CH", "Deutsch (Schweiz)"),
-    ("fr_FR", "Français (France)"),
-    ("fr_CA", "Français (Canada)"),
-    ("es_ES", "Español (España)"),
-    ("es_MX", "Español (México)"),
-    ("it_IT", "Italiano (Italia)"),
-    ("nl_NL", "Nederlands (Nederland)"),
-    ("pt_BR", "Português (Brasil)"),
-    ("sv_SE", "Svenska (Sverige)"),
-    ("pl_PL", "Polski (Polska)"),
-    ("ja_JP", "日本語 (日本)"),
+    SelectChoice("en_US", "English (United States)"),
+    SelectChoice("en_GB", "English (United Kingdom)"),
+    SelectChoice("en_CA", "English (Canada)"),
+    SelectChoice("en_AU", "English (Australia)"),
+    SelectChoice("de_DE", "Deutsch (Deutschland)"),
+    SelectChoice("de_AT", "Deutsch (Österreich)"),
+    SelectChoice("de_CH", "Deutsch (Schweiz)"),
+    SelectChoice("fr_FR", "Français (France)"),
+    SelectChoice("fr_CA", "Français (Canada)"),
+    SelectChoice("es_ES", "Español (España)"),
+    SelectChoice("es_MX", "Español (México)"),
+    SelectChoice("it_IT", "Italiano (Italia)"),
+    SelectChoice("nl_NL", "Nederlands (Nederland)"),
+    SelectChoice("pt_BR", "Português (Brasil)"),
+    SelectChoice("sv_SE", "Svenska (Sverige)"),
+    SelectChoice("pl_PL", "Polski (Polska)"),
+    SelectChoice("ja_JP", "日本語 (日本)"),
 ]
 ROLE_CHOICES = [
-    (PortalRole.OWNER.value, "Owner: everything, including users"),
-    (PortalRole.BILLING.value, "Billing: sees and pays invoices"),
-    (PortalRole.VIEWER.value, "Viewer: sees invoices only"),
+    SelectChoice(PortalRole.OWNER.value, "Owner: everything, including users"),
+    SelectChoice(PortalRole.BILLING.value, "Billing: sees and pays invoices"),
+    SelectChoice(PortalRole.VIEWER.value, "Viewer: sees invoices only"),
 ]
 PRICE_ROWS = 3
 
@@ -96,9 +97,9 @@ class CustomerForm(FlaskForm):
         currencies = list(dict.fromkeys([default_currency, *COMMON_CURRENCIES]))
         if account is not None and account.currency not in currencies:
             currencies.insert(0, account.currency)
-        self.currency.choices = [(c, c) for c in currencies]
-        if account is not None and account.locale not in dict(LOCALES):
-            self.locale.choices = [(account.locale, account.locale), *LOCALES]
+        self.currency.choices = [SelectChoice(c, c) for c in currencies]
+        if account is not None and account.locale not in {c.value for c in LOCALES}:
+            self.locale.choices = [SelectChoice(account.locale, account.locale), *LOCALES]
         if not self.is_submitted():
             if account is not None:
                 for name in self.FIELDS:
@@ -159,7 +160,9 @@ class ProductForm(FlaskForm):
         self, *args, product: Product | None = None, tax_rates=(), default_currency="USD", **kwargs
     ):
         super().__init__(*args, **kwargs)
-        self.tax_rate_ids.choices = [(str(t.id), t.label) for t in tax_rates if t.is_active]
+        self.tax_rate_ids.choices = [
+            SelectChoice(str(t.id), t.label) for t in tax_rates if t.is_active
+        ]
         if product is not None and not self.is_submitted():
             self.name.data, self.description.data = product.name, product.description
             self.is_active.data = product.is_active
@@ -177,7 +180,9 @@ class ProductForm(FlaskForm):
         for entry in self.prices.entries:
             chosen = entry.form.currency.data
             options = currencies if not chosen or chosen in currencies else [chosen, *currencies]
-            entry.form.currency.choices = [("", "—")] + [(c, c) for c in options]
+            entry.form.currency.choices = [SelectChoice("", "—")] + [
+                SelectChoice(c, c) for c in options
+            ]
 
     def values(self) -> dict[str, Any]:
         return {

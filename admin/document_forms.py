@@ -22,6 +22,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -172,13 +173,13 @@ class DocumentForm(FlaskForm):
         self.tax_rates = {str(t.id): t for t in tax_rates}
         self._currencies = {str(a.id): a.currency for a in customers}
         self._terms = {str(a.id): a.payment_terms_days for a in customers}
-        self.account_id.choices = [("", "Choose a customer…")] + [
-            (str(a.id), f"{a.name} ({a.currency})") for a in customers
+        self.account_id.choices = [SelectChoice("", "Choose a customer…")] + [
+            SelectChoice(str(a.id), f"{a.name} ({a.currency})") for a in customers
         ]
         currencies = list(dict.fromkeys([default_currency, *COMMON_CURRENCIES]))
         if document is not None and document.currency not in currencies:
             currencies.insert(0, document.currency)
-        self.currency.choices = [(c, c) for c in currencies]
+        self.currency.choices = [SelectChoice(c, c) for c in currencies]
         if not self.is_submitted():
             self._prefill(document, today or date.today(), default_currency)
         self._set_line_choices()
@@ -224,10 +225,10 @@ class DocumentForm(FlaskForm):
         """Show the subclass's own fields for `document` (None: a new one issued `today`)."""
 
     def _set_line_choices(self) -> None:
-        products = [("", "Free-form line")] + [
-            (id_, p.name) for id_, p in self.products.items() if p.is_active
+        products = [SelectChoice("", "Free-form line")] + [
+            SelectChoice(id_, p.name) for id_, p in self.products.items() if p.is_active
         ]
-        taxes = [(id_, t.label) for id_, t in self.tax_rates.items() if t.is_active]
+        taxes = [SelectChoice(id_, t.label) for id_, t in self.tax_rates.items() if t.is_active]
         for entry in self.lines.entries:
             entry.form.product.choices = products
             entry.form.taxes.choices = taxes

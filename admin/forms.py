@@ -7,7 +7,14 @@ from typing import Any
 from babel.numbers import get_currency_name
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length, Optional
 
 from billing.models import CompanySettings
@@ -28,8 +35,10 @@ def _max(length: int) -> Length:
 TEXT_FIELDS = ("name", "address", "email", "phone", "tax_id", "invoice_footer")
 
 
-def _currency_choices() -> list[tuple[str, str]]:
-    return [(c, f"{c} — {get_currency_name(c, locale='en')}") for c in COMMON_CURRENCIES]
+def _currency_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(c, f"{c} — {get_currency_name(c, locale='en')}") for c in COMMON_CURRENCIES
+    ]
 
 
 class CompanySettingsEditForm(FlaskForm):
@@ -48,9 +57,9 @@ class CompanySettingsEditForm(FlaskForm):
     quote_auto_convert = SelectField(
         "When a customer accepts a quote",
         choices=[
-            ("off", "Wait for staff to convert it"),
-            ("draft", "Make a draft invoice at once"),
-            ("finalize", "Make a finalized invoice at once"),
+            SelectChoice("off", "Wait for staff to convert it"),
+            SelectChoice("draft", "Make a draft invoice at once"),
+            SelectChoice("finalize", "Make a finalized invoice at once"),
         ],
         default=None,
         validate_choice=False,
@@ -58,7 +67,7 @@ class CompanySettingsEditForm(FlaskForm):
 
     def __init__(self, *args, company: CompanySettings | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.default_currency.choices = [*_currency_choices(), (OTHER, "Other…")]
+        self.default_currency.choices = [*_currency_choices(), SelectChoice(OTHER, "Other…")]
         if company is not None and not self.is_submitted():
             for name in TEXT_FIELDS:
                 getattr(self, name).data = getattr(company, name) or ""

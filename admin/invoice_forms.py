@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -33,7 +34,7 @@ class InvoiceEditForm(DocumentForm):
 
     terms = RadioField(
         "Payment terms",
-        choices=[(NET, "Net days"), (DATE, "Due date")],
+        choices=[SelectChoice(NET, "Net days"), SelectChoice(DATE, "Due date")],
         default=NET,
         validate_choice=False,
     )
@@ -80,9 +81,9 @@ class CreditNoteForm(FlaskForm):
     kind = RadioField(
         "What to credit",
         choices=[
-            (CreditNoteKind.AMOUNT.value, "An amount"),
-            (CreditNoteKind.LINES.value, "Chosen lines"),
-            (CreditNoteKind.FULL.value, "Everything not yet credited"),
+            SelectChoice(CreditNoteKind.AMOUNT.value, "An amount"),
+            SelectChoice(CreditNoteKind.LINES.value, "Chosen lines"),
+            SelectChoice(CreditNoteKind.FULL.value, "Everything not yet credited"),
         ],
         default=CreditNoteKind.AMOUNT.value,
         validate_choice=False,
@@ -93,8 +94,10 @@ class CreditNoteForm(FlaskForm):
     settlement = RadioField(
         "The customer has paid: give the money back as",
         choices=[
-            (CreditSettlement.REFUND.value, "A refund of their payment"),
-            (CreditSettlement.ACCOUNT_CREDIT.value, "Account credit for their next invoices"),
+            SelectChoice(CreditSettlement.REFUND.value, "A refund of their payment"),
+            SelectChoice(
+                CreditSettlement.ACCOUNT_CREDIT.value, "Account credit for their next invoices"
+            ),
         ],
         validate_choice=False,
     )
@@ -104,9 +107,12 @@ class CreditNoteForm(FlaskForm):
     def __init__(self, *args, invoice: Invoice, payments=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.invoice = invoice
-        self.line_ids.choices = [(str(line.id), line.description) for line in invoice.lines]
-        self.payment_id.choices = [("", "The most recent payment that can take it")] + [
-            (str(p.id), f"{p.receipt_number} · {p.method.replace('_', ' ')}") for p, _ in payments
+        self.line_ids.choices = [
+            SelectChoice(str(line.id), line.description) for line in invoice.lines
+        ]
+        self.payment_id.choices = [SelectChoice("", "The most recent payment that can take it")] + [
+            SelectChoice(str(p.id), f"{p.receipt_number} · {p.method.replace('_', ' ')}")
+            for p, _ in payments
         ]
 
     def values(self) -> tuple[dict[str, Any], dict[str, str]]:

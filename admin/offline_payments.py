@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import flash, g, make_response, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from admin import invoices
@@ -31,7 +31,7 @@ from web.extensions import db
 
 CAN_RECORD = (StaffRole.ADMIN, StaffRole.ACCOUNTANT)
 OFFLINE_CHOICES = [
-    (m.value, m.label)
+    SelectChoice(m.value, m.label)
     for m in (
         PaymentMethod.CHECK,
         PaymentMethod.BANK_TRANSFER,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin.document_forms import DocumentForm, _max, parse_day
@@ -45,8 +45,8 @@ class QuoteConvertForm(FlaskForm):
     mode = SelectField(
         "Make it",
         choices=[
-            (QuoteConversion.DRAFT.value, "A draft invoice"),
-            (QuoteConversion.FINALIZE.value, "A finalized invoice"),
+            SelectChoice(QuoteConversion.DRAFT.value, "A draft invoice"),
+            SelectChoice(QuoteConversion.FINALIZE.value, "A finalized invoice"),
         ],
     )
 
@@ -55,7 +55,7 @@ class ApiKeyCreateForm(FlaskForm):
     name = StringField("Name", validators=[_max(MAX_KEY_NAME)])
     scopes = SelectMultipleField(
         "Permissions",
-        choices=[(scope, f"{scope} — {meaning}") for scope, meaning in SCOPES.items()],
+        choices=[SelectChoice(scope, f"{scope} — {meaning}") for scope, meaning in SCOPES.items()],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         validate_choice=False,

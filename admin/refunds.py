@@ -54,7 +54,7 @@ def form_for(payment: Payment, refundable_minor: int) -> RefundForm:
         return refused
     form = RefundForm(formdata=None)
     form.amount.data = f"{to_major(refundable_minor, payment.currency):f}"
-    if payment.method in {value for value, _ in OFFLINE_CHOICES}:
+    if payment.method in {choice.value for choice in OFFLINE_CHOICES}:
         form.method.data = str(payment.method)
     return form
 

@@ -11,7 +11,14 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import escape
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length
 
 from admin.forms import COMMON_CURRENCIES
@@ -32,10 +39,13 @@ class WidgetForm(FlaskForm):
     title = StringField(
         "Title", validators=[Length(max=100, message="Use at most 100 characters.")]
     )
-    currency = SelectField("Currency", choices=[(c, c) for c in COMMON_CURRENCIES])
+    currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in COMMON_CURRENCIES])
     amount_mode = RadioField(
         "Amount",
-        choices=[("payer", "The payer enters the amount"), ("fixed", "A fixed amount")],
+        choices=[
+            SelectChoice("payer", "The payer enters the amount"),
+            SelectChoice("fixed", "A fixed amount"),
+        ],
         default="payer",
     )
     fixed_amount = StringField("Fixed amount", validators=[Length(max=30)])
