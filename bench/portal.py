@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as `python bench/portal.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
+    DEFAULT_WORKERS,
     SESSION_COOKIE,
     HttpClient,
     SetupError,
@@ -83,7 +84,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds")
     parser.add_argument("--duration", type=float, default=5, help="seconds per wrk run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"gunicorn workers for both apps (default {DEFAULT_WORKERS}: 2 x cores + 1)",
+    )
     parser.add_argument(
         "--gunicorn-threads", type=int, default=0,
         help="threads per gunicorn worker (gthread workers, both apps); 0: sync workers. The "

@@ -48,6 +48,7 @@ if __package__ in (None, ""):  # run as `python bench/webhooks.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
+    DEFAULT_WORKERS,
     ROOT,
     LoadResult,
     LoadRunner,
@@ -399,7 +400,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both apps")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"gunicorn workers for both apps (default {DEFAULT_WORKERS}: 2 x cores + 1)",
+    )
     parser.add_argument(
         "--events", type=int, default=30_000, help="payments seeded (unique events available)"
     )
