@@ -63,6 +63,14 @@ def test_keys_are_encrypted_never_shown_and_blank_keeps_them(client, make, sessi
     assert "secret_key" in dumped and SECRET not in dumped and WEBHOOK not in dumped
 
 
+def test_staff_are_shown_the_webhook_address_to_give_stripe(client, make, settings):
+    sign_in_staff(client, make)
+    address = settings.base_url.rstrip("/") + "/hooks/stripe"
+    assert f"<code>{address}</code>" in client.get(PAGE).get_data(as_text=True)
+    events = client.get("/admin/webhooks").get_data(as_text=True)
+    assert f"When Stripe sends events to {address}" in events
+
+
 def test_wrong_key_shapes_are_refused_per_field(client, make, session):
     sign_in_staff(client, make)
     response = save(client, secret_key="pk_live_oops", webhook_secret="nope")
