@@ -28,6 +28,7 @@ transactions and audits each change of money or status.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from billing import audit
 from billing.errors import (
     AuthenticationRequired,
     GatewayPermanent,
+    GatewayRetryable,
     NotFound,
     PaymentDeclined,
     ValidationFailed,
@@ -63,6 +65,8 @@ from billing.services import credit, emails
 from billing.services.invoices import apply_payment
 from billing.services.pay_links import PAYABLE
 from billing.services.processor_settings import allows_partial_payments
+
+log = logging.getLogger(__name__)
 
 METADATA_KEY = "paydesk_payment_id"
 IN_FLIGHT = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
@@ -588,7 +592,9 @@ def pay_with_card(
     base_url: str,
 ) -> Payment:
     """A customer pays invoices in the portal with a saved card (`card_id`) or a new one
-    (`setup_intent_id` of a SetupIntent the browser confirmed; the card is saved first).
+    (`setup_intent_id` of a SetupIntent the browser confirmed; the card is saved first, and
+    removed again when the bank declines this first payment, as Stripe Checkout keeps no card
+    from a failed payment).
 
     Returns the succeeded payment. Raises AuthenticationRequired (3-D Secure: the browser
     finishes it, then `confirm_card_payment`), PaymentDeclined (recorded), ValidationFailed,
@@ -624,7 +630,26 @@ def pay_with_card(
         now=now,
         actor=actor,
     )
-    return _charge_now(session, gateway, payment.id, now=now, actor=actor, base_url=base_url)
+    try:
+        return _charge_now(session, gateway, payment.id, now=now, actor=actor, base_url=base_url)
+    except PaymentDeclined:
+        if setup_intent_id:
+            _forget_declined_card(session, gateway, saved, now=now, actor=actor)
+        raise
+
+
+def _forget_declined_card(
+    session: Session, gateway: PaymentGateway, card: SavedCard, *, now: datetime, actor: str
+) -> None:
+    """Remove a card saved for a payment its bank just declined. If the processor cannot
+    detach it now, the card stays (logged): the decline is what the customer must see."""
+    try:
+        card_service.remove_card(
+            session, gateway, account_id=card.account_id, card_id=card.id, now=now, actor=actor
+        )
+    except (GatewayRetryable, GatewayPermanent):
+        session.rollback()
+        log.warning("could not remove declined card %s; it stays saved", card.id, exc_info=True)
 
 
 def _charge_now(

@@ -29,6 +29,7 @@ from tests.payments_helpers import (
     charges_for,
     confirm_card_setup,
 )
+from tests.payments_helpers import client as stripe_client
 
 
 @pytest.fixture
@@ -148,6 +149,23 @@ def test_a_declined_card_shows_the_reason_and_changes_nothing(
     assert (invoice.status, invoice.amount_paid_minor) == ("open", 0)
     payment = session.scalar(select(Payment).where(Payment.method == "card"))
     assert payment.status == PaymentStatus.FAILED
+    # The card entered for this payment is not kept (nor left attached at the processor).
+    card = session.scalar(select(SavedCard))
+    assert card.removed_at is not None and not card.is_default
+    assert "ending 0341" not in client.get("/cards").get_data(as_text=True)
+    api = stripe_client(localstripe.base_url)
+    detached = api.v1.payment_methods.retrieve(card.processor_payment_method_id).to_dict()
+    assert detached.get("customer") is None
+
+
+def test_a_saved_card_that_is_declined_stays_saved(client, make, session, customer, localstripe):
+    invoice = make.invoice(customer)
+    seti = new_card(client, localstripe, CARD_DECLINES)
+    post_form(client, "/cards", {"setup_intent_id": seti}, form_path="/cards/new")
+    card = session.scalar(select(SavedCard))
+    assert pay(client, [invoice], card=str(card.id)).status_code == 402
+    session.refresh(card)
+    assert card.removed_at is None  # the customer chose to keep it; a decline may be passing
 
 
 def test_a_card_the_bank_refuses_to_save_is_not_saved(client, customer, localstripe, session):
