@@ -390,7 +390,10 @@ def verify(bare: str, app: str, cookie: str, facts: dict) -> None:
 
 
 def explain(database_url: str, facts: dict, full: bool) -> None:
-    """Run the app's own invoice_list_page for both pages, capture the SQL it sends, EXPLAIN it."""
+    """Run the app's own invoice_list_page for both pages, capture the SQL it sends (on the
+    DB-API cursor: the list is a PrecompiledStatement, which engine events do not see), EXPLAIN
+    it."""
+    import psycopg
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
@@ -400,9 +403,14 @@ def explain(database_url: str, facts: dict, full: bool) -> None:
     engine = make_engine(database_url)
     captured: list[tuple[str, object]] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _capture(_conn, _cursor, statement, parameters, _context, _many):
-        captured.append((statement, parameters))
+    class Capturing(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            captured.append((str(query), params))
+            return super().execute(query, params, **kwargs)
+
+    @event.listens_for(engine, "checkout")
+    def _capture(dbapi_connection, _record, _proxy):
+        dbapi_connection.cursor_factory = Capturing
 
     try:
         for name, older in (
@@ -412,8 +420,7 @@ def explain(database_url: str, facts: dict, full: bool) -> None:
             with Session(engine) as session:
                 queries.invoice_list_page(session, account_id=BIG_ACCOUNT_ID, older=older)
             statement, parameters = next(c for c in captured if "FROM invoices" in c[0])
-            with engine.connect() as conn:
-                raw = conn.connection.driver_connection
+            with psycopg.connect(psycopg_conninfo(database_url)) as raw:
                 plan = [
                     r[0] for r in raw.execute(
                         "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters

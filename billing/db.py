@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -105,58 +106,115 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 class PrecompiledStatement:
     """A Core statement compiled once per dialect and run straight on the DB-API cursor.
 
-    For the one path where SQLAlchemy's per-execution work (the statement's cache key, the
+    For the few paths where SQLAlchemy's per-execution work (the statement's cache key, the
     execution context, the result wrapper) costs more CPU than the database itself: webhook
-    intake, which answers every delivery with one INSERT (bench/webhooks.py). `build(dialect)`
-    makes the statement (dialects have their own INSERT … ON CONFLICT constructs); its bound
-    parameters must be named after `columns`. Values go through the bind processors of the
-    columns' types, as a Core execution would pass them, so the rows are the same as an ORM
-    insert's. Raises the driver's errors (psycopg.Error, sqlite3.Error) unwrapped."""
+    intake, which answers every delivery with one INSERT (bench/webhooks.py), and the queries
+    every signed-in portal page or the invoice list sends (bench/portal.py). `statement` is the
+    Core statement, or a function of the dialect that makes it (dialects have their own
+    INSERT … ON CONFLICT constructs). Values go through the bind processors of the bound
+    parameters' types and result rows through the result processors of the selected columns'
+    types, as a Core execution would, so what is stored and read is the same as through the
+    ORM. Unnamed parameters (literals in the statement) keep their values. Statements that
+    need per-execution compilation (expanding IN, literal_execute) are refused (ValueError).
+    Engine events do not see these executions. Raises the driver's errors (psycopg.Error,
+    sqlite3.Error) unwrapped; a disconnect invalidates the connection first."""
 
-    def __init__(self, build: Callable[[Dialect], Any], columns: Mapping[str, Any]) -> None:
-        self.build = build
-        self.columns = columns
-        self._by_dialect: dict[Dialect, tuple[str, tuple[str, ...], bool, dict]] = {}
+    def __init__(self, statement: Executable | Callable[[Dialect], Executable]) -> None:
+        self._build = statement if callable(statement) else lambda _dialect: statement
+        self._by_dialect: dict[Dialect, _Compiled] = {}
 
-    def _compiled(self, dialect: Dialect) -> tuple[str, tuple[str, ...], bool, dict]:
-        if dialect in self._by_dialect:
-            return self._by_dialect[dialect]
-        compiled = self.build(dialect).compile(dialect=dialect)
-        names = tuple(compiled.positiontup or compiled.binds)
-        processors = {}
-        for name in names:
-            processor = self.columns[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        found = compiled.string, names, bool(compiled.positiontup), processors
-        self._by_dialect[dialect] = found
-        return found
+    def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple]:
+        """Run on the session's connection, inside its transaction (or on its own, for a
+        session bound in autocommit), and return the processed rows."""
+        connection = session.connection()
+        return self._run(
+            connection.dialect,
+            connection.connection.dbapi_connection,
+            connection.invalidate,
+            values,
+        )
 
     def execute_autocommit(self, engine: Engine, values: Mapping[str, Any]) -> list[tuple]:
         """Run the statement on a pooled connection of its own in autocommit (durable when it
-        returns, one round trip) and return its rows. A disconnect invalidates the connection
-        before the driver's error is raised."""
+        returns, one round trip) and return its rows."""
         dialect = engine.dialect
-        sql, names, positional, processors = self._compiled(dialect)
-        params = {
-            name: processors[name](values[name]) if name in processors else values[name]
-            for name in names
-        }
         connection = engine.raw_connection()
         dbapi_connection = connection.dbapi_connection
         try:
             dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(sql, tuple(params.values()) if positional else params)
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as exc:
-            if dialect.is_disconnect(exc, dbapi_connection, None):
-                connection.invalidate(exc)
-            raise
+            return self._run(dialect, dbapi_connection, connection.invalidate, values)
         finally:
             if connection.is_valid:
                 dialect.reset_isolation_level(dbapi_connection)
             connection.close()
+
+    def _run(self, dialect: Dialect, dbapi_connection, invalidate, values) -> list[tuple]:
+        compiled = self._compiled(dialect)
+        parameters = compiled.parameters(values)
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(compiled.sql, parameters)
+                rows = cursor.fetchall() if cursor.description else []
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                invalidate(exc)
+            raise
+        return compiled.processed(rows)
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect)
+        if found is None:
+            found = self._by_dialect[dialect] = _Compiled(self._build(dialect), dialect)
+        return found
+
+
+class _Compiled:
+    """One dialect's SQL string, parameter order, defaults and type processors."""
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("PrecompiledStatement: the statement needs per-execution compiling")
+        if getattr(compiled, "escaped_bind_names", None):
+            raise ValueError("PrecompiledStatement: bound parameter names need escaping")
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self.sql = compiled.string
+        self.names = tuple(compiled.positiontup or binds)
+        self.unique_names = tuple(dict.fromkeys(self.names))
+        self.positional = bool(compiled.positiontup)
+        self.defaults = {
+            name: bind.effective_value for name, bind in binds.items() if not bind.required
+        }
+        self.bind_processors = {}
+        for name in self.unique_names:
+            processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.bind_processors[name] = processor
+        self.result_processors = [
+            (i, processor)
+            for i, column in enumerate(statement.exported_columns)
+            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        ]
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple | dict:
+        processors, defaults = self.bind_processors, self.defaults
+        named = {}
+        for name in self.unique_names:
+            value = values[name] if name in values else defaults[name]
+            named[name] = processors[name](value) if name in processors else value
+        return tuple([named[name] for name in self.names]) if self.positional else named
+
+    def processed(self, rows: list[tuple]) -> list[tuple]:
+        processors = self.result_processors
+        if not processors:
+            return rows
+        processed = []
+        for row in rows:
+            values = list(row)
+            for i, processor in processors:
+                values[i] = processor(values[i])
+            processed.append(tuple(values))
+        return processed

@@ -34,7 +34,7 @@ def invitation_accept(token: str):
             )
             session.clear()  # a fresh session (and CSRF token) after signing in
             session.permanent = True
-            login_user(SignedInUser(user, session_token))
+            login_user(SignedInUser.signing_in(user, session_token))
             flash("Welcome! Your password is saved and you are signed in.", "success")
             return redirect(url_for("portal.home"))
         auth_service.check_link(

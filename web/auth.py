@@ -20,18 +20,21 @@ from web.extensions import db, login_manager
 
 
 class SignedInUser:
-    """The model of the signed-in person plus the session token; attributes pass through."""
+    """The signed-in person (a SessionUser record, see billing.services.auth) plus the session
+    token; the record's fields read as attributes (`id`, `realm`, `role`, `account_id`, ...)."""
 
     is_authenticated = True
     is_anonymous = False
+    is_active = True  # only active users' sessions load
 
-    def __init__(self, user: PortalUser | StaffUser, token: str) -> None:
+    def __init__(self, user: auth_service.SessionUser, token: str) -> None:
         self.user = user
         self.token = token
 
-    @property
-    def is_active(self) -> bool:
-        return self.user.is_active
+    @classmethod
+    def signing_in(cls, user: PortalUser | StaffUser, token: str) -> SignedInUser:
+        """The person who just signed in with `token`, from their loaded row."""
+        return cls(auth_service.SessionUser.of(user), token)
 
     def get_id(self) -> str:
         return f"{self.user.realm}:{self.token}"

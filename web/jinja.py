@@ -13,7 +13,7 @@ def _viewer_locale() -> str | None:
     if "viewer_locale" not in g:
         user = current_user._get_current_object()
         g.viewer_locale = (
-            user.account.locale
+            user.account_locale
             if getattr(user, "is_authenticated", False) and user.realm == "portal"
             else None
         )

@@ -39,7 +39,7 @@ def _safe_next(default: str) -> str:
 def _start(user, token: str) -> None:
     session.clear()  # no fixation: a fresh session (and CSRF token) after signing in
     session.permanent = True
-    login_user(SignedInUser(user, token))
+    login_user(SignedInUser.signing_in(user, token))
 
 
 def register(blueprint: Blueprint, realm: Realm, home_endpoint: str) -> None:

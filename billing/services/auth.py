@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from billing import passwords
+from billing.db import PrecompiledStatement
 from billing.errors import AuthenticationFailed, RateLimited, TokenInvalid, ValidationFailed
 from billing.models import (
+    Account,
     AttemptKind,
     AuthAttempt,
     AuthSession,
@@ -170,16 +172,46 @@ def _start_session(session: Session, user: User, *, ip: str, now: datetime, limi
     return token
 
 
-@cache
-def _session_user_statement(realm: Realm) -> Select:
-    """The user-for-session query of `realm`, built once (it runs on every signed-in request;
-    building it each time cost about as much as sending it). Values are bound per call."""
+class SessionUser(NamedTuple):
+    """Who holds a session: what signed-in pages use of the person, read on every request
+    without loading ORM objects. The account fields are None for staff."""
+
+    realm: Realm
+    id: int
+    email: str
+    name: str
+    role: str
+    account_id: int | None
+    account_name: str | None
+    account_locale: str | None
+
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        """The same record for a loaded user (right after signing in)."""
+        account = getattr(user, "account", None)
+        return cls(
+            user.realm,
+            user.id,
+            user.email,
+            user.name,
+            user.role,
+            account and account.id,
+            account and account.name,
+            account and account.locale,
+        )
+
+
+def _session_user_statement(realm: Realm) -> PrecompiledStatement:
+    """The user-for-session query of `realm`: SessionUser's columns but the realm."""
     model = USER_MODELS[realm]
-    owner_column = (
-        AuthSession.portal_user_id if realm == Realm.PORTAL else AuthSession.staff_user_id
-    )
-    return (
-        select(model)
+    if realm == Realm.PORTAL:
+        owner_column = AuthSession.portal_user_id
+        account_columns = (PortalUser.account_id, Account.name, Account.locale)
+    else:
+        owner_column = AuthSession.staff_user_id
+        account_columns = (null(), null(), null())
+    query = (
+        select(model.id, model.email, model.name, model.role, *account_columns)
         .join(AuthSession, owner_column == model.id)
         .where(
             AuthSession.token_hash == bindparam("token_hash"),
@@ -187,14 +219,21 @@ def _session_user_statement(realm: Realm) -> Select:
             model.is_active.is_(True),
         )
     )
+    if realm == Realm.PORTAL:
+        query = query.join(Account, Account.id == PortalUser.account_id)
+    return PrecompiledStatement(query)
 
 
-def user_for_session(session: Session, *, realm: Realm, token: str, now: datetime) -> User | None:
-    """The active user signed in with `token` in `realm`, or None: one query, which also
-    loads a portal user's account (joined). Read-only."""
-    return session.scalar(
-        _session_user_statement(realm), {"token_hash": hash_token(token), "now": now}
-    )
+_SESSION_USER = {realm: _session_user_statement(realm) for realm in Realm}
+
+
+def user_for_session(
+    session: Session, *, realm: Realm, token: str, now: datetime
+) -> SessionUser | None:
+    """The active user signed in with `token` in `realm`, or None. One precompiled query (it
+    runs on every signed-in request), in the session's transaction. Read-only."""
+    rows = _SESSION_USER[realm].rows(session, {"token_hash": hash_token(token), "now": now})
+    return SessionUser(realm, *rows[0]) if rows else None
 
 
 def sign_out(session: Session, *, token: str) -> None:

@@ -109,7 +109,7 @@ _INTAKE_COLUMNS = (
     "note",
     "received_at",
 )
-_INTAKE = PrecompiledStatement(_intake_statement, WebhookEvent.__table__.c)
+_INTAKE = PrecompiledStatement(_intake_statement)
 
 
 def receive_event(
