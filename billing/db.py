@@ -155,7 +155,7 @@ class PrecompiledStatement:
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(compiled.sql, parameters)
-                rows = cursor.fetchall() if cursor.description else []
+                rows = cursor.fetchall() if compiled.returns_rows else []
             finally:
                 cursor.close()
         except dialect.loaded_dbapi.Error as exc:
@@ -182,6 +182,7 @@ class _Compiled:
             raise ValueError("PrecompiledStatement: bound parameter names need escaping")
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         self.sql = compiled.string
+        self.returns_rows = bool(statement.exported_columns)
         self.names = tuple(compiled.positiontup or binds)
         self.unique_names = tuple(dict.fromkeys(self.names))
         self.positional = bool(compiled.positiontup)

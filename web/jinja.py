@@ -40,6 +40,12 @@ def init_app(app: Flask) -> None:
     def quantity(value, locale: str | None = None) -> str:
         return format_quantity(value, locale or _viewer_locale())
 
+    @app.template_test("overdue")
+    def overdue(invoice, today) -> bool:
+        """`invoice is overdue(today)`, for Invoice and InvoiceListItem alike (a test is called
+        directly, where a method call in a template goes through Jinja's context.call)."""
+        return invoice.is_overdue(today)
+
     @app.template_filter("label")
     def label(value) -> str:
         return str(value).replace("_", " ").capitalize()

@@ -56,14 +56,18 @@ def content_security_policy(
     )
 
 
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _has_nul(values) -> bool:
     return any("\x00" in value for _key, items in values for value in items)
 
 
 def refuse_nul_bytes() -> None:
-    """NUL is never valid text (PostgreSQL cannot store it): one clear 400 for every form."""
+    """NUL is never valid text (PostgreSQL cannot store it): one clear 400 for every form.
+    Only form-encoded bodies make a form (werkzeug parses no other), so only they are read."""
     if _has_nul(request.args.lists()) or (
-        request.mimetype != "application/json" and _has_nul(request.form.lists())
+        request.mimetype in FORM_MIMETYPES and _has_nul(request.form.lists())
     ):
         abort(400, "The request contained an invalid character (NUL).")
 
