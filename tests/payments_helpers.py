@@ -11,7 +11,7 @@ from typing import Any
 
 import stripe
 
-from tests.localstripe_fixture import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY
+from tests.localstripe_fixture import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
 
 CARD_OK = "4242424242424242"
 CARD_DECLINES = "4000000000000341"
@@ -101,6 +101,27 @@ def signed_event(payload: dict, secret: str, *, timestamp: int | None = None) ->
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{body.decode()}", secret)
     return body, f"t={timestamp},v1={signature}"
+
+
+def event(event_id: str, event_type: str, obj: dict) -> dict:
+    """A Stripe event carrying `obj` (as Stripe sends it, before signing)."""
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+def post_event(client, payload: dict, *, secret=TEST_WEBHOOK_SECRET, timestamp=None):
+    """Deliver a signed event to the app's webhook endpoint through its test client."""
+    body, header = signed_event(payload, secret, timestamp=timestamp)
+    return client.post(
+        "/hooks/stripe",
+        data=body,
+        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+    )
 
 
 def wait_for(predicate, *, timeout: float = 15, interval: float = 0.05, message: str = ""):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base
@@ -67,6 +67,10 @@ class Payment(Base):
     processor_requested_at: Mapped[datetime | None] = instant()
     card_brand: Mapped[str | None] = mapped_column(String(32))
     card_last4: Mapped[str | None] = mapped_column(String(4))
+    # The card was entered for this payment and saved with it: if the payment fails, the card
+    # is removed again (card_payments.forget_new_card), as Stripe Checkout keeps no card from
+    # a failed payment.
+    new_card: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     failure_message: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = instant(nullable=False)
     succeeded_at: Mapped[datetime | None] = instant()

@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 METADATA_KEY = "paydesk_payment_id"
 IN_FLIGHT = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 FINAL = (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED)
+GAVE_UP = (PaymentStatus.FAILED, PaymentStatus.CANCELED)
 NOT_SENT_AFTER = timedelta(minutes=10)  # pending and unknown to the processor: never charged
 ACTION_TIMEOUT = timedelta(minutes=30)  # 3-D Secure not finished by then is canceled
 MAX_INVOICES = 50
@@ -173,8 +174,10 @@ def start_card_payment(
     processor: str,
     now: datetime,
     actor: str,
+    new_card: bool = False,
 ) -> Payment:
-    """Commit a pending card payment over `shares` (nothing is charged yet).
+    """Commit a pending card payment over `shares` (nothing is charged yet). `new_card`: the
+    card was entered for this payment and saved with it (see forget_new_card).
 
     Locks the invoices in id order and checks each share against the amount due minus what
     other in-flight payments reserve, so two payments racing for one invoice cannot overpay
@@ -203,6 +206,7 @@ def start_card_payment(
         processor_payment_method_id=card.payment_method_id,
         card_brand=card.brand,
         card_last4=card.last4,
+        new_card=new_card,
         created_at=now,
         allocations=[
             PaymentAllocation(invoice_id=s.invoice_id, amount_minor=s.amount_minor)
@@ -629,27 +633,62 @@ def pay_with_card(
         processor=gateway.name,
         now=now,
         actor=actor,
+        new_card=bool(setup_intent_id),
     )
     try:
         return _charge_now(session, gateway, payment.id, now=now, actor=actor, base_url=base_url)
     except PaymentDeclined:
-        if setup_intent_id:
-            _forget_declined_card(session, gateway, saved, now=now, actor=actor)
+        forget_new_card(session, gateway, payment_id=payment.id, now=now, actor=actor)
         raise
 
 
-def _forget_declined_card(
-    session: Session, gateway: PaymentGateway, card: SavedCard, *, now: datetime, actor: str
-) -> None:
-    """Remove a card saved for a payment its bank just declined. If the processor cannot
-    detach it now, the card stays (logged): the decline is what the customer must see."""
+def forget_new_card(
+    session: Session, gateway: PaymentGateway, *, payment_id: int, now: datetime, actor: str
+) -> bool:
+    """Remove the card saved for a payment that then failed or was canceled (declined at once,
+    after 3-D Secure, or abandoned), as Stripe Checkout keeps no card from a failed payment.
+    Returns whether a card was removed (detached at the processor, audited card.removed).
+
+    Only a card entered for this payment (Payment.new_card) and not used by any other payment
+    that succeeded or is still in flight; a card saved on the Cards page stays. Idempotent:
+    every path that learns of the failure (the page, the webhook, the reconcile sweep) calls
+    it. If the processor cannot detach the card now, it stays saved (logged): the failure is
+    what the customer must see. Commits."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or not payment.new_card or payment.status not in GAVE_UP:
+        session.rollback()
+        return False
+    used_elsewhere = (
+        select(Payment.id)
+        .where(
+            Payment.processor_payment_method_id == payment.processor_payment_method_id,
+            Payment.id != payment.id,
+            Payment.status.in_([PaymentStatus.SUCCEEDED, *IN_FLIGHT]),
+        )
+        .exists()
+    )
+    card_id = session.scalar(
+        select(SavedCard.id).where(
+            SavedCard.account_id == payment.account_id,
+            SavedCard.processor_payment_method_id == payment.processor_payment_method_id,
+            SavedCard.removed_at.is_(None),
+            ~used_elsewhere,
+        )
+    )
+    session.rollback()
+    if card_id is None:
+        return False
     try:
         card_service.remove_card(
-            session, gateway, account_id=card.account_id, card_id=card.id, now=now, actor=actor
+            session, gateway, account_id=payment.account_id, card_id=card_id, now=now, actor=actor
         )
-    except (GatewayRetryable, GatewayPermanent):
+    except (GatewayRetryable, GatewayPermanent, NotFound):
         session.rollback()
-        log.warning("could not remove declined card %s; it stays saved", card.id, exc_info=True)
+        log.warning(
+            "could not remove card %s of failed payment %s", card_id, payment_id, exc_info=True
+        )
+        return False
+    return True
 
 
 def _charge_now(
@@ -735,7 +774,8 @@ def confirm_card_payment(
         )
         if payment.status == PaymentStatus.REQUIRES_ACTION:
             raise AuthenticationRequired(result.client_secret, result.payment_intent_id, payment.id)
-    if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+    if payment.status in GAVE_UP:
+        forget_new_card(session, gateway, payment_id=payment.id, now=now, actor=actor)
         reason, advice = explain(
             "payment_intent_authentication_failure"
             if "authentication" in (payment.failure_message or "").lower()
@@ -805,12 +845,15 @@ def reconcile_payment(
     if result is None:
         if now - started >= NOT_SENT_AFTER:
             _give_up_unsent(session, payment_id, now=now, actor=actor)
+            forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor)
         return session.get(Payment, payment_id)
     if result.needs_action and now - payment.created_at >= ACTION_TIMEOUT:
         result = gateway.cancel_payment(result.payment_intent_id)
-    return record_outcome(
+    payment = record_outcome(
         session, payment_id=payment_id, result=result, now=now, actor=actor, base_url=base_url
     )
+    forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor)
+    return session.get(Payment, payment_id)
 
 
 def _give_up_unsent(session: Session, payment_id: int, *, now: datetime, actor: str) -> None:

@@ -241,15 +241,14 @@ def _payment_event(
         return "ignored: not a Paydesk payment"
     if not result.succeeded:
         result = gateway.retrieve_payment(result.payment_intent_id)  # the current state wins
+    actor = "processor:stripe"
     payment = card_payments.record_outcome(
-        session,
-        payment_id=payment_id,
-        result=result,
-        now=now,
-        actor="processor:stripe",
-        base_url=base_url,
+        session, payment_id=payment_id, result=result, now=now, actor=actor, base_url=base_url
     )
-    return f"payment {payment_id} is {payment.status}"
+    status = payment.status
+    if card_payments.forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor):
+        return f"payment {payment_id} is {status}; the card entered for it was removed"
+    return f"payment {payment_id} is {status}"
 
 
 def _charge_refunded(session: Session, event: VerifiedEvent, *, now: datetime) -> str:

@@ -21,6 +21,7 @@ from billing.models import (
     Email,
     Payment,
     PaymentStatus,
+    SavedCard,
 )
 from billing.services import card_payments, cards, credit
 from billing.services.card_payments import Share
@@ -292,6 +293,83 @@ def test_abandoned_three_d_secure_is_canceled(session, make, gateway):
     )
     assert payment.status == PaymentStatus.CANCELED
     assert gateway.payments[needed.value.payment_intent_id].status == "canceled"
+
+
+def pay_with_new_card(session, gateway, invoice, number):
+    """Pay `invoice` in full with a card entered for this payment (saved with it)."""
+    account = session.get(Account, invoice.account_id)
+    customer = cards.ensure_customer(session, gateway, account_id=account.id, now=NOW, actor="t")
+    return card_payments.pay_with_card(
+        session,
+        gateway,
+        account_id=account.id,
+        shares=[Share(invoice.id, invoice.total_minor)],
+        card_id=None,
+        setup_intent_id=gateway.succeeded_setup(number, customer_id=customer),
+        allow_partial=True,
+        now=NOW,
+        actor="portal_user:1",
+        base_url=BASE,
+    )
+
+
+def test_a_new_card_left_in_abandoned_three_d_secure_is_removed_once(session, make, gateway):
+    invoice = make.invoice()
+    with pytest.raises(AuthenticationRequired) as needed:
+        pay_with_new_card(session, gateway, invoice, THREE_D_SECURE)
+    payment_id = needed.value.payment_id
+    (card,) = session.scalars(select(SavedCard)).all()
+    assert session.get(Payment, payment_id).new_card and card.removed_at is None
+    later = NOW + card_payments.ACTION_TIMEOUT
+    payment = card_payments.reconcile_payment(
+        session, gateway, payment_id=payment_id, now=later, base_url=BASE
+    )
+    assert payment.status == PaymentStatus.CANCELED
+    session.refresh(card)
+    assert card.removed_at == later and card.processor_payment_method_id not in {
+        pm for pm, (_, customer) in gateway.cards.items() if customer
+    }
+    again = card_payments.forget_new_card(
+        session, gateway, payment_id=payment_id, now=later, actor="t"
+    )  # runs twice: nothing more happens
+    assert again is False
+    removals = select(func.count()).where(AuditEntry.action == "card.removed")
+    assert session.scalar(removals) == 1
+
+
+def test_a_new_card_that_paid_something_since_is_kept(session, make, gateway):
+    """While the first payment waited for 3-D Secure, the card (already listed under Cards)
+    paid another invoice: its first payment failing later must not take it away."""
+    first = make.invoice()
+    with pytest.raises(AuthenticationRequired) as needed:
+        pay_with_new_card(session, gateway, first, THREE_D_SECURE)
+    card = session.scalar(select(SavedCard))
+    second = make.invoice(session.get(Account, first.account_id))
+    gateway.cards[card.processor_payment_method_id] = (
+        "4242424242424242",
+        gateway.cards[card.processor_payment_method_id][1],
+    )  # the bank no longer asks for 3-D Secure on this card
+    paid = pay(
+        session,
+        gateway,
+        session.get(Account, first.account_id),
+        [Share(second.id, second.total_minor)],
+        card,
+    )
+    assert paid.status == PaymentStatus.SUCCEEDED
+    gateway.authenticate(needed.value.payment_intent_id, success=False)
+    with pytest.raises(PaymentDeclined):
+        card_payments.confirm_card_payment(
+            session,
+            gateway,
+            payment_id=needed.value.payment_id,
+            account_id=first.account_id,
+            now=NOW,
+            actor="t",
+            base_url=BASE,
+        )
+    session.refresh(card)
+    assert card.removed_at is None
 
 
 def _receipt_text(session, payment) -> str:

@@ -28,6 +28,8 @@ from tests.payments_helpers import (
     authenticate,
     charges_for,
     confirm_card_setup,
+    event,
+    post_event,
 )
 from tests.payments_helpers import client as stripe_client
 
@@ -180,39 +182,99 @@ def test_a_card_the_bank_refuses_to_save_is_not_saved(client, customer, localstr
     assert session.scalar(select(func.count()).select_from(SavedCard)) == 0
 
 
+def start_three_d_secure(client, invoice, **pay_kwargs) -> tuple[str, str]:
+    """Pay, land on the 3-D Secure page; returns its path and the client secret it carries."""
+    response = pay(client, [invoice], **pay_kwargs)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert re.search(r"/payments/\d+/authenticate$", location)
+    page = client.get(location).get_data(as_text=True)
+    return location, re.search(r'data-client-secret="([^"]+)"', page).group(1)
+
+
+def return_from_the_bank(client, location: str, form_path: str | None = None):
+    """What the 3-D Secure page posts once Stripe.js is done (`form_path`: where to take the
+    CSRF token from once that page no longer shows, the payment being settled)."""
+    confirm = location.replace("/authenticate", "/confirm")
+    return post_form(client, confirm, {}, form_path=form_path or location)
+
+
+def card_removals(session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "card.removed")
+    )
+
+
 def test_three_d_secure_is_finished_in_the_browser_then_confirmed(
     client, make, session, customer, localstripe
 ):
     invoice = make.invoice(customer)
     seti = new_card(client, localstripe, CARD_3DS, "/invoices/pay")
-    response = pay(client, [invoice], setup_intent_id=seti)
-    assert response.status_code == 302
-    assert re.search(r"/payments/\d+/authenticate$", response.headers["Location"])
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    secret = re.search(r'data-client-secret="([^"]+)"', page).group(1)
+    location, secret = start_three_d_secure(client, invoice, setup_intent_id=seti)
     session.refresh(invoice)
     assert invoice.amount_paid_minor == 0  # nothing moves before the bank says yes
     assert authenticate(localstripe.base_url, secret)[0] == 200
-    confirm = response.headers["Location"].replace("/authenticate", "/confirm")
-    done = post_form(client, confirm, {}, form_path=response.headers["Location"])
+    done = return_from_the_bank(client, location)
     assert done.status_code == 302 and "/authenticate" not in done.headers["Location"]
     session.refresh(invoice)
     assert invoice.status == "paid"
+    assert session.scalar(select(SavedCard)).removed_at is None  # the new card is kept
 
 
-def test_failed_three_d_secure_shows_what_to_do(client, make, session, customer, localstripe):
+def test_failed_three_d_secure_shows_what_to_do_and_keeps_no_new_card(
+    client, make, session, customer, localstripe
+):
     invoice = make.invoice(customer)
     seti = new_card(client, localstripe, CARD_3DS, "/invoices/pay")
-    location = pay(client, [invoice], setup_intent_id=seti).headers["Location"]
-    secret = re.search(
-        r'data-client-secret="([^"]+)"', client.get(location).get_data(as_text=True)
-    ).group(1)
+    location, secret = start_three_d_secure(client, invoice, setup_intent_id=seti)
     authenticate(localstripe.base_url, secret, success=False)
-    done = post_form(client, location.replace("/authenticate", "/confirm"), {}, form_path=location)
+    done = return_from_the_bank(client, location)
     assert done.status_code == 402
     assert "security check was not completed" in done.get_data(as_text=True)
     session.refresh(invoice)
     assert invoice.status == "open"
+    card = session.scalar(select(SavedCard))
+    assert card.removed_at is not None and card_removals(session) == 1
+    assert "ending 3155" not in client.get("/cards").get_data(as_text=True)
+    api = stripe_client(localstripe.base_url)
+    assert api.v1.payment_methods.retrieve(card.processor_payment_method_id).customer is None
+    again = return_from_the_bank(client, location, "/invoices/pay")
+    assert again.status_code == 402  # the same answer
+    assert card_removals(session) == 1
+
+
+def test_the_webhook_removes_the_new_card_when_the_browser_never_returns(
+    client, make, session, customer, localstripe
+):
+    invoice = make.invoice(customer)
+    seti = new_card(client, localstripe, CARD_3DS, "/invoices/pay")
+    location, secret = start_three_d_secure(client, invoice, setup_intent_id=seti)
+    authenticate(localstripe.base_url, secret, success=False)
+    api = stripe_client(localstripe.base_url)
+    intent = api.v1.payment_intents.retrieve(secret.split("_secret_")[0]).to_dict()
+    failed = event("evt_3ds_failed", "payment_intent.payment_failed", intent)
+    assert post_event(client, failed).status_code == 200  # processed in-process after commit
+    card = session.scalar(select(SavedCard))
+    assert card.removed_at is not None and card_removals(session) == 1
+    payment = session.scalar(select(Payment).where(Payment.method == "card"))
+    assert payment.status == PaymentStatus.FAILED
+    late = return_from_the_bank(client, location, "/invoices/pay")
+    assert late.status_code == 402  # the browser, late: the same answer
+    assert card_removals(session) == 1
+
+
+def test_a_saved_card_that_fails_three_d_secure_stays_saved(
+    client, make, session, customer, localstripe
+):
+    invoice = make.invoice(customer)
+    seti = new_card(client, localstripe, CARD_3DS)
+    post_form(client, "/cards", {"setup_intent_id": seti}, form_path="/cards/new")
+    card = session.scalar(select(SavedCard))
+    location, secret = start_three_d_secure(client, invoice, card=str(card.id))
+    authenticate(localstripe.base_url, secret, success=False)
+    assert return_from_the_bank(client, location).status_code == 402
+    session.refresh(card)
+    assert card.removed_at is None and card_removals(session) == 0
 
 
 def test_cards_can_be_made_default_and_removed(client, make, session, customer, localstripe):

@@ -32,7 +32,8 @@ from tests.payments_helpers import (
     CARD_OK,
     authenticate,
     confirm_card_setup,
-    signed_event,
+    event,
+    post_event,
     wait_for,
 )
 from tests.payments_helpers import client as stripe_client
@@ -46,25 +47,6 @@ def settings_overrides(localstripe):
 @pytest.fixture
 def gateway(app):
     return app.extensions["paydesk.gateway"]
-
-
-def post_event(client, payload, *, secret=TEST_WEBHOOK_SECRET, timestamp=None):
-    body, header = signed_event(payload, secret, timestamp=timestamp)
-    return client.post(
-        "/hooks/stripe",
-        data=body,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
-
-
-def event(event_id, event_type, obj):
-    return {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
 
 
 def saved_card(session, gateway, localstripe, account, number=CARD_OK):
