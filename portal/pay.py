@@ -34,24 +34,35 @@ RETRY_LATER = (
 )
 
 
-def _render(form, page, *, errors=None, declined=None, problem=None, status=200):
-    selected = (
-        request.form.getlist("invoice")
-        if request.method == "POST"
-        else (request.args.getlist("invoice") or [str(inv.id) for inv in page.invoices[:1]])
-    )
+def _major(minor: int, currency: str) -> str:
+    return f"{to_major(minor, currency):f}"
+
+
+def _render(form, page, *, errors=None, declined=None, problem=None, status=200, again=None):
+    """The pay page. `again`: the shares of a payment that just failed, chosen once more."""
+    amounts = {k[len("amount_") :]: v for k, v in request.form.items() if k.startswith("amount_")}
+    if again:
+        selected = [str(share.invoice_id) for share in again]
+        currencies = {inv.id: inv.currency for inv in page.invoices}
+        amounts = {
+            str(share.invoice_id): _major(share.amount_minor, currencies[share.invoice_id])
+            for share in again
+            if share.invoice_id in currencies
+        }
+    elif request.method == "POST":
+        selected = request.form.getlist("invoice")
+    else:
+        selected = request.args.getlist("invoice") or [str(inv.id) for inv in page.invoices[:1]]
     return render_template(
         "portal/pay/new.html",
         form=form,
         page=page,
         selected=set(selected),
-        amounts={
-            k[len("amount_") :]: v for k, v in request.form.items() if k.startswith("amount_")
-        },
+        amounts=amounts,
         errors=errors or {},
         declined=declined,
         problem=problem,
-        major=lambda minor, currency: f"{to_major(minor, currency):f}",
+        major=_major,
         **stripe_js(),
     ), status
 
@@ -59,10 +70,14 @@ def _render(form, page, *, errors=None, declined=None, problem=None, status=200)
 @portal_role_required(*CAN_PAY)
 def pay_new():
     page = card_payments.pay_page(db.session, account_id=current_user.account_id)
-    form = PayForm()
+    return _render(_with_default_card(PayForm(), page), page)
+
+
+def _with_default_card(form: PayForm, page) -> PayForm:
+    """Preselect the default (first) saved card, or a new card when there is none."""
     if not form.card.data:
         form.card.data = str(page.cards[0].id) if page.cards else "new"
-    return _render(form, page)
+    return form
 
 
 @portal_role_required(*CAN_PAY)
@@ -148,8 +163,11 @@ def payment_confirm(payment_id: int):
     except AuthenticationRequired:
         return redirect(url_for("portal.payment_authenticate", payment_id=payment_id))
     except PaymentDeclined as exc:
-        page = card_payments.pay_page(db.session, account_id=current_user.account_id)
-        return _render(PayForm(formdata=None), page, declined=exc, status=402)
+        account_id = current_user.account_id
+        page = card_payments.pay_page(db.session, account_id=account_id)
+        again = card_payments.shares_of(db.session, payment_id=payment_id, account_id=account_id)
+        form = _with_default_card(PayForm(formdata=None), page)
+        return _render(form, page, declined=exc, status=402, again=again)
     except GatewayRetryable:
         flash(RETRY_LATER, "info")
         return redirect(url_for("portal.payment_show", payment_id=payment_id))

@@ -785,6 +785,18 @@ def confirm_card_payment(
     return payment
 
 
+def shares_of(session: Session, *, payment_id: int, account_id: int) -> list[Share]:
+    """What a card payment of the account was for, invoice by invoice (to offer the same choice
+    again after it failed); another account's payment has none. Read-only."""
+    rows = session.execute(
+        select(PaymentAllocation.invoice_id, PaymentAllocation.amount_minor)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(Payment.id == payment_id, Payment.account_id == account_id)
+        .order_by(PaymentAllocation.invoice_id)
+    )
+    return [Share(invoice_id, amount) for invoice_id, amount in rows]
+
+
 def _invoice_ids(payment: Payment) -> set[int]:
     return {a.invoice_id for a in payment.allocations}
 

@@ -230,7 +230,12 @@ def test_failed_three_d_secure_shows_what_to_do_and_keeps_no_new_card(
     authenticate(localstripe.base_url, secret, success=False)
     done = return_from_the_bank(client, location)
     assert done.status_code == 402
-    assert "security check was not completed" in done.get_data(as_text=True)
+    html = done.get_data(as_text=True)
+    assert "security check was not completed" in html
+    # The same invoice is chosen again, with the amount that was tried.
+    assert re.search(rf'id="invoice-{invoice.id}"[^>]*\bchecked\b', html)
+    tried = f"{invoice.total_minor // 100}.{invoice.total_minor % 100:02d}"
+    assert re.search(rf'id="amount-{invoice.id}"[^>]*value="{tried}"', html)
     session.refresh(invoice)
     assert invoice.status == "open"
     card = session.scalar(select(SavedCard))
