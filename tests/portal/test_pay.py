@@ -240,6 +240,8 @@ def test_failed_three_d_secure_shows_what_to_do_and_keeps_no_new_card(
     assert invoice.status == "open"
     card = session.scalar(select(SavedCard))
     assert card.removed_at is not None and card_removals(session) == 1
+    assert '<a href="/invoices" aria-current="page">Invoices</a>' in html  # still paying
+    assert 'aria-current="page">Payments' not in html
     assert "ending 3155" not in client.get("/cards").get_data(as_text=True)
     api = stripe_client(localstripe.base_url)
     assert api.v1.payment_methods.retrieve(card.processor_payment_method_id).customer is None
