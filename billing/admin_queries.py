@@ -314,7 +314,7 @@ class PaymentOverview:
     timeline: list[TimelineEntry]
     credited_minor: int  # the part that became account credit (an overpayment)
     unapplied_minor: int  # the part neither an invoice nor credit took (a widget payment, or
-    # an overflow while credit is off: staff refund it)
+    # an overflow while credit is off, which refunds.refund_overflow sends back to the card)
 
 
 def payment_overview(session: Session, *, payment_id: int) -> PaymentOverview:

@@ -71,6 +71,10 @@ class Payment(Base):
     # is removed again (card_payments.forget_new_card), as Stripe Checkout keeps no card from
     # a failed payment.
     new_card: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The part of a card payment its invoices could no longer take when it settled (paid or
+    # voided meanwhile): account credit when the company allows credit, else sent back to the
+    # card (refunds.refund_overflow). A Pay Now payment's amount for no invoice is not overflow.
+    overflow_minor: Mapped[int] = money()
     failure_message: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = instant(nullable=False)
     succeeded_at: Mapped[datetime | None] = instant()
@@ -90,6 +94,7 @@ class Payment(Base):
             "amount_refunded_minor >= 0 AND amount_refunded_minor <= amount_minor",
             name="refund_within_amount",
         ),
+        CheckConstraint("overflow_minor >= 0 AND overflow_minor <= amount_minor", name="overflow"),
         Index("ix_payments_account_created", "account_id", "created_at", "id"),
         Index("ix_payments_status_created", "status", "created_at"),
     )

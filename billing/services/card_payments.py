@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing import audit
 from billing.errors import (
     AuthenticationRequired,
+    BillingError,
     GatewayPermanent,
     GatewayRetryable,
     NotFound,
@@ -61,7 +62,7 @@ from billing.models import (
 )
 from billing.money import Money, exponent
 from billing.services import cards as card_service
-from billing.services import credit, emails
+from billing.services import credit, emails, refunds
 from billing.services.invoices import apply_payment
 from billing.services.pay_links import PAYABLE
 from billing.services.processor_settings import allows_partial_payments
@@ -286,14 +287,16 @@ def charge_payment(
             customer_id=customer_id, metadata_key=METADATA_KEY, metadata_value=str(payment_id)
         )
         if found is not None:
-            return record_outcome(
+            record_outcome(
                 session,
                 payment_id=payment_id,
                 result=found,
                 now=now,
                 actor=actor,
                 base_url=base_url,
-            ), found
+            )
+            follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
+            return session.get(Payment, payment_id), found
         payment = _lock_payment(session, payment_id)
         if payment.status != PaymentStatus.PENDING:
             session.rollback()
@@ -319,14 +322,17 @@ def charge_payment(
             actor=actor,
             processor_payment_id=declined.payment_intent_id,
         )
+        follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
         raise
     except GatewayPermanent as exc:
         _record_failure(session, payment_id, str(exc), now=now, actor=actor)
+        follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
         raise
-    payment = record_outcome(
+    record_outcome(
         session, payment_id=payment_id, result=result, now=now, actor=actor, base_url=base_url
     )
-    return payment, result
+    follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
+    return session.get(Payment, payment_id), result
 
 
 def _record_failure(
@@ -442,9 +448,10 @@ def _settle(
 ) -> None:
     """Succeed the (locked) payment and apply its allocations to the invoices, locked in id
     order. An invoice that no longer owes the whole share (paid offline or voided while the
-    card payment was in flight) takes what it owes; the rest becomes account credit, as an
-    offline overpayment does, or, when credit is turned off in Settings, stays unapplied for
-    staff to refund (the payment page shows it). Both are in the audit and the receipt."""
+    card payment was in flight) takes what it owes; the rest (Payment.overflow_minor) becomes
+    account credit, as an offline overpayment does, or, when credit is turned off in Settings,
+    stays unapplied until follow_up sends it back to the card. Both are in the audit and the
+    receipt."""
     locked = _lock_invoices(session, [a.invoice_id for a in payment.allocations])
     invoices = {inv.id: inv for inv in locked}
     unapplied = 0
@@ -479,6 +486,7 @@ def _settle(
     payment.succeeded_at = now
     payment.received_date = now.date()
     payment.failure_message = ""
+    payment.overflow_minor = unapplied
     credited = _credit_overflow(session, payment, unapplied, now=now, actor=actor)
     audit.record(
         session,
@@ -635,11 +643,32 @@ def pay_with_card(
         actor=actor,
         new_card=bool(setup_intent_id),
     )
+    return _charge_now(session, gateway, payment.id, now=now, actor=actor, base_url=base_url)
+
+
+def follow_up(
+    session: Session, gateway: PaymentGateway, *, payment_id: int, now: datetime, actor: str
+) -> list[str]:
+    """What follows a card payment's outcome, whichever path learned of it (the charge, the
+    browser's return from 3-D Secure, the webhook, the reconcile sweep): a failed payment's
+    new card is removed (forget_new_card); a succeeded payment's overflow that did not become
+    account credit goes back to the card (refunds.refund_overflow). Each step is idempotent,
+    so every path calls it; a step that cannot finish now is logged and left to the next path
+    (the webhook follows every charge). Returns what was done, for the webhook log. Commits."""
+    done = []
+    if forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor):
+        done.append("the card entered for it was removed")
     try:
-        return _charge_now(session, gateway, payment.id, now=now, actor=actor, base_url=base_url)
-    except PaymentDeclined:
-        forget_new_card(session, gateway, payment_id=payment.id, now=now, actor=actor)
-        raise
+        refund = refunds.refund_overflow(
+            session, gateway, payment_id=payment_id, now=now, actor=actor
+        )
+    except BillingError:
+        session.rollback()
+        log.warning("payment %s: its overflow was not refunded now", payment_id, exc_info=True)
+        refund = None
+    if refund is not None:
+        done.append(f"refund {refund.id} of its overflow is {refund.status}")
+    return done
 
 
 def forget_new_card(
@@ -774,8 +803,9 @@ def confirm_card_payment(
         )
         if payment.status == PaymentStatus.REQUIRES_ACTION:
             raise AuthenticationRequired(result.client_secret, result.payment_intent_id, payment.id)
+    follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
+    payment = session.get(Payment, payment_id)
     if payment.status in GAVE_UP:
-        forget_new_card(session, gateway, payment_id=payment.id, now=now, actor=actor)
         reason, advice = explain(
             "payment_intent_authentication_failure"
             if "authentication" in (payment.failure_message or "").lower()
@@ -857,14 +887,14 @@ def reconcile_payment(
     if result is None:
         if now - started >= NOT_SENT_AFTER:
             _give_up_unsent(session, payment_id, now=now, actor=actor)
-            forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor)
+            follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
         return session.get(Payment, payment_id)
     if result.needs_action and now - payment.created_at >= ACTION_TIMEOUT:
         result = gateway.cancel_payment(result.payment_intent_id)
-    payment = record_outcome(
+    record_outcome(
         session, payment_id=payment_id, result=result, now=now, actor=actor, base_url=base_url
     )
-    forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor)
+    follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
     return session.get(Payment, payment_id)
 
 

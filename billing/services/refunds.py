@@ -350,6 +350,58 @@ def refund_payment(
     return _call_processor(session, gateway, refund.id, now=now, actor=actor)
 
 
+OVERFLOW_REASON = "Paid more than its invoices still owed (account credit is turned off)."
+
+
+def refund_overflow(
+    session: Session, gateway: PaymentGateway | None, *, payment_id: int, now: datetime, actor: str
+) -> Refund | None:
+    """Send back to the card what a card payment's invoices could no longer take when it
+    settled (Payment.overflow_minor) and what did not become account credit; returns the new
+    Refund (succeeded, failed or pending, as refund_payment's), or None with nothing to send.
+
+    Idempotent, so every path that learns of the outcome may call it: under the payment's row
+    lock, what is sent is the overflow minus the credit it became, minus what was already
+    refunded from the payment's unapplied part, and no more than that part holds after the
+    refunds still pending (which are placed on it first). Never touches money an invoice took,
+    nor a Pay Now payment's amount for no invoice. Commits (or rolls back with nothing to do)."""
+    payment = _lock_payment(session, payment_id)
+    amount = 0
+    if _is_card(payment) and payment.status == PaymentStatus.SUCCEEDED and payment.overflow_minor:
+        granted, _ = _credit_of(session, payment)
+        capacity = _capacity(session, payment)
+        refunded_unapplied = _refunded_unapplied(session, payment)
+        pending = _pending_total(session, payment.id)
+        left_after_pending = capacity.unapplied - max(0, pending - capacity.from_credit)
+        if granted == 0:
+            amount = min(left_after_pending, payment.overflow_minor - refunded_unapplied)
+    if amount <= 0:
+        session.rollback()
+        return None
+    return refund_payment(
+        session,
+        gateway,
+        payment_id=payment_id,
+        amount_minor=amount,
+        reason=OVERFLOW_REASON,
+        method_for_offline=None,
+        now=now,
+        actor=actor,
+    )
+
+
+def _refunded_unapplied(session: Session, payment: Payment) -> int:
+    """What the payment's refunds took from its unapplied part (not invoices, not credit)."""
+    allocated_refunded = sum(
+        a.amount_refunded_minor
+        for a in session.scalars(
+            _fresh(select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id))
+        )
+    )
+    _, taken = _credit_of(session, payment)
+    return max(0, payment.amount_refunded_minor - allocated_refunded - taken)
+
+
 def _call_processor(
     session: Session, gateway: PaymentGateway | None, refund_id: int, *, now: datetime, actor: str
 ) -> Refund:

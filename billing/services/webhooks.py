@@ -246,9 +246,8 @@ def _payment_event(
         session, payment_id=payment_id, result=result, now=now, actor=actor, base_url=base_url
     )
     status = payment.status
-    if card_payments.forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor):
-        return f"payment {payment_id} is {status}; the card entered for it was removed"
-    return f"payment {payment_id} is {status}"
+    done = card_payments.follow_up(session, gateway, payment_id=payment_id, now=now, actor=actor)
+    return "; ".join([f"payment {payment_id} is {status}", *done])
 
 
 def _charge_refunded(session: Session, event: VerifiedEvent, *, now: datetime) -> str:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from billing.models import Payment, PaymentMethod, RefundStatus, StaffRole
-from billing.services import credit
+from billing.services import credit, refunds
 from tests.admin import sign_in_staff
 from tests.admin.test_settings import VALUES
 from tests.factories import NOW
@@ -191,13 +191,17 @@ def test_a_card_payment_overtaken_by_a_check_shows_where_the_rest_went(
     page = admin_client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
     assert f"Invoice {invoice.display_number}</a> — $369.99" in page
     assert f'">invoice {invoice.id}</a>: $379.99' in page  # the history: what it set out to pay
-    if credit_on:
-        assert "Account credit</a> — $10.00" in page
-        assert "Not applied" not in page
-    else:
-        assert "Not applied to an invoice — $10.00: more than the invoices owed" in page
-        assert "Refund it below." in page
-    # Either way staff can give the $10.00 back: it is refunded before the invoice's part.
+    if not credit_on:
+        # Paydesk sent the $10.00 back to the card itself; the page says so and lists it.
+        assert "Not applied to an invoice — $10.00: more than the invoices still owed" in page
+        assert "Paydesk sends it back to the card" in page
+        assert refunds.OVERFLOW_REASON in page
+        session.refresh(invoice)
+        assert invoice.amount_refunded_minor == 0
+        return
+    assert "Account credit</a> — $10.00" in page
+    assert "Not applied" not in page
+    # Staff can give the credited $10.00 back: it is refunded before the invoice's part.
     response = post_form(
         admin_client,
         f"/admin/payments/{payment.id}/refunds",

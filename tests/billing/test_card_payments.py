@@ -21,13 +21,19 @@ from billing.models import (
     Email,
     Payment,
     PaymentStatus,
+    Refund,
     SavedCard,
 )
-from billing.services import card_payments, cards, credit
+from billing.services import card_payments, cards, credit, refunds
 from billing.services.card_payments import Share
 from tests.factories import NOW
 from tests.fake_gateway import DECLINES, THREE_D_SECURE, FakeGateway
-from tests.money_back import card_overtaken_by_a_check, set_account_credit
+from tests.money_back import (
+    RefundingFakeGateway,
+    card_overtaken_by_a_check,
+    record_card_payment,
+    set_account_credit,
+)
 
 BASE = "http://localhost"
 
@@ -396,11 +402,13 @@ def test_a_card_payment_beyond_what_is_still_owed_becomes_account_credit(session
     assert following.amount_due_minor == following.total_minor - 1000
 
 
-def test_with_credit_turned_off_the_overflow_stays_unapplied_for_a_refund(session, make, gateway):
+def test_with_credit_turned_off_the_overflow_goes_back_to_the_card_once(session, make, gateway):
     set_account_credit(session, False)
     invoice, payment = card_overtaken_by_a_check(session, make, gateway)
     assert invoice.amount_paid_minor == invoice.total_minor
+    assert invoice.amount_refunded_minor == 0  # what the invoice took stays paid
     assert payment.allocations[0].amount_minor == invoice.total_minor - 1000
+    assert payment.overflow_minor == 1000
     assert credit.balance(session, account_id=invoice.account_id, currency="USD") == 0
     assert "$10.00 was more than the invoices still owed; we will refund it" in _receipt_text(
         session, payment
@@ -411,3 +419,53 @@ def test_with_credit_turned_off_the_overflow_stays_unapplied_for_a_refund(sessio
         )
     )
     assert (audit.after["unapplied_minor"], audit.after["credited_minor"]) == (1000, 0)
+    # The confirming path sent the overflow back through the processor at once.
+    (refund,) = session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+    assert (refund.status, refund.amount_minor) == ("succeeded", 1000)
+    assert refund.reason == refunds.OVERFLOW_REASON
+    assert gateway.refunds[refund.processor_refund_id].amount_minor == 1000
+    session.refresh(payment)
+    assert payment.amount_refunded_minor == 1000
+    # Every later path runs the same follow-up (the webhook, the sweep): nothing more is sent.
+    for _ in range(2):
+        assert (
+            card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+            == []
+        )
+    assert session.scalar(select(func.count()).where(Refund.payment_id == payment.id)) == 1
+    assert len(gateway.refunds) == 1
+
+
+def test_an_overflow_that_became_credit_is_not_refunded(session, make, gateway):
+    _, payment = card_overtaken_by_a_check(session, make, gateway)
+    assert payment.overflow_minor == 1000
+    done = card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert done == [] and session.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+def test_an_overflow_refund_whose_answer_was_lost_is_not_sent_again(session, make):
+    """The refund's answer is lost: it stays pending, later follow-ups count it, and the
+    sweep settles it from the processor."""
+    set_account_credit(session, False)
+    gateway = RefundingFakeGateway(lose_next_refund=True)
+    _, payment = card_overtaken_by_a_check(session, make, gateway)
+    (refund,) = session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+    assert refund.status == "pending" and gateway.refund_calls == 1
+    card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert gateway.refund_calls == 1  # the pending refund already covers the overflow
+    assert refunds.reconcile_refund(session, gateway, refund_id=refund.id, now=NOW).status == (
+        "succeeded"
+    )
+    card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert gateway.refund_calls == 1
+    assert session.scalar(select(func.count()).where(Refund.payment_id == payment.id)) == 1
+    session.refresh(payment)
+    assert payment.amount_refunded_minor == 1000
+
+
+def test_a_payment_without_overflow_is_never_refunded_by_itself(session, make, gateway):
+    """Only overflow goes back: not an invoice's money, nor (the same rule) a Pay Now amount."""
+    set_account_credit(session, False)
+    payment = record_card_payment(session, make.invoice(), "pi_no_overflow")
+    done = card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert done == [] and session.scalar(select(func.count()).select_from(Refund)) == 0

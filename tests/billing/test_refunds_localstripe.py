@@ -23,11 +23,11 @@ from billing.models import (
     RefundStatus,
     SettlementStatus,
 )
-from billing.services import credit_notes, refunds
+from billing.services import card_payments, credit_notes, refunds
 from tests.conftest import POSTGRES_URL
 from tests.factories import NOW
 from tests.localstripe_fixture import TEST_SECRET_KEY
-from tests.money_back import record_card_payment
+from tests.money_back import record_card_payment, set_account_credit
 
 
 @pytest.fixture
@@ -180,6 +180,47 @@ def test_concurrent_refunds_cannot_together_exceed_the_payment(
     session.expire_all()
     assert session.get(Payment, payment.id).amount_refunded_minor == 2 * each
     assert session.get(Invoice, invoice.id).amount_refunded_minor == 2 * each
+
+
+def card_paid_with_overflow(session, make, gateway, stripe_client, overflow_minor: int):
+    """A 379.99 card payment whose invoice could take only what is left after a check of
+    `overflow_minor` (as _settle records it with account credit turned off)."""
+    set_account_credit(session, False)
+    invoice = make.invoice()
+    pi = charge_at_localstripe(gateway, stripe_client, invoice.amount_due_minor)
+    make.payment(invoice, overflow_minor)
+    payment = record_card_payment(session, invoice, pi)  # takes what the invoice still owed
+    payment.amount_minor += overflow_minor
+    payment.overflow_minor = overflow_minor
+    session.commit()
+    return invoice, payment
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="row locks are what is tested: needs PostgreSQL")
+def test_concurrent_follow_ups_refund_an_overflow_once(app, session, make, gateway, stripe_client):
+    """The browser's return, the webhook and the sweep may all follow up at once."""
+    from web.extensions import db
+
+    invoice, payment = card_paid_with_overflow(session, make, gateway, stripe_client, 1000)
+    workers = 4
+    barrier = threading.Barrier(workers)
+
+    def follow_up() -> None:
+        with db.factory() as own:
+            barrier.wait(timeout=10)
+            card_payments.follow_up(own, gateway, payment_id=payment.id, now=NOW, actor="t")
+
+    threads = [threading.Thread(target=follow_up) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    at_stripe = refunds_at_localstripe(stripe_client, payment.processor_payment_id)
+    assert [r.amount for r in at_stripe] == [1000]
+    session.expire_all()
+    assert session.get(Payment, payment.id).amount_refunded_minor == 1000
+    assert session.get(Invoice, invoice.id).amount_refunded_minor == 0
 
 
 class LosingGateway(StripeGateway):

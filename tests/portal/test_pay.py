@@ -20,6 +20,7 @@ from billing.models import (
 )
 from tests.helpers import csrf_token, post_form, sign_in
 from tests.localstripe_fixture import stripe_overrides
+from tests.money_back import set_account_credit
 from tests.payments_helpers import (
     CARD_3DS,
     CARD_ATTACH_FAILS,
@@ -219,6 +220,33 @@ def test_three_d_secure_is_finished_in_the_browser_then_confirmed(
     session.refresh(invoice)
     assert invoice.status == "paid"
     assert session.scalar(select(SavedCard)).removed_at is None  # the new card is kept
+
+
+def test_overflow_from_a_check_during_three_d_secure_goes_back_to_the_card(
+    client, make, session, customer, localstripe
+):
+    """Credit is off; a $10.00 check arrives while the card payment waits for the bank: the
+    invoice takes what it still owed and localstripe refunds the other $10.00, once."""
+    set_account_credit(session, False)
+    invoice = make.invoice(customer)
+    seti = new_card(client, localstripe, CARD_3DS, "/invoices/pay")
+    location, secret = start_three_d_secure(client, invoice, setup_intent_id=seti)
+    make.payment(invoice, 1000)
+    assert authenticate(localstripe.base_url, secret)[0] == 200
+    assert return_from_the_bank(client, location).status_code == 302
+    session.refresh(invoice)
+    assert (invoice.status, invoice.amount_paid_minor) == ("paid", invoice.total_minor)
+    payment = session.scalar(select(Payment).where(Payment.method == "card"))
+    assert (payment.overflow_minor, payment.amount_refunded_minor) == (1000, 1000)
+    api = stripe_client(localstripe.base_url)
+    intent_id = secret.split("_secret_")[0]
+    sent = api.v1.refunds.list(params={"payment_intent": intent_id}).data
+    assert [r.amount for r in sent] == [1000]
+    again = return_from_the_bank(client, location, "/invoices/pay")  # a second click
+    assert again.status_code == 302
+    assert [r.amount for r in api.v1.refunds.list(params={"payment_intent": intent_id}).data] == [
+        1000
+    ]
 
 
 def test_failed_three_d_secure_shows_what_to_do_and_keeps_no_new_card(
