@@ -654,20 +654,32 @@ def follow_up(
     new card is removed (forget_new_card); a succeeded payment's overflow that did not become
     account credit goes back to the card (refunds.refund_overflow). Each step is idempotent,
     so every path calls it; a step that cannot finish now is logged and left to the next path
-    (the webhook follows every charge). Returns what was done, for the webhook log. Commits."""
+    (the webhook follows every charge). Returns what was done, for the webhook log. Commits.
+
+    Costs no query when the session still holds the payment as the outcome left it (the usual
+    case: every webhook delivery comes through here), and locks only when there is work."""
+    began = not session.in_transaction()
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id}")
+    forget = payment.new_card and payment.status in GAVE_UP
+    overflow = payment.status == PaymentStatus.SUCCEEDED and payment.overflow_minor > 0
+    if began and session.in_transaction():
+        session.rollback()  # ends the read this began; nothing was written
     done = []
-    if forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor):
+    if forget and forget_new_card(session, gateway, payment_id=payment_id, now=now, actor=actor):
         done.append("the card entered for it was removed")
-    try:
-        refund = refunds.refund_overflow(
-            session, gateway, payment_id=payment_id, now=now, actor=actor
-        )
-    except BillingError:
-        session.rollback()
-        log.warning("payment %s: its overflow was not refunded now", payment_id, exc_info=True)
-        refund = None
-    if refund is not None:
-        done.append(f"refund {refund.id} of its overflow is {refund.status}")
+    if overflow:
+        try:
+            refund = refunds.refund_overflow(
+                session, gateway, payment_id=payment_id, now=now, actor=actor
+            )
+        except BillingError:
+            session.rollback()
+            log.warning("payment %s: its overflow was not refunded now", payment_id, exc_info=True)
+            refund = None
+        if refund is not None:
+            done.append(f"refund {refund.id} of its overflow is {refund.status}")
     return done
 
 

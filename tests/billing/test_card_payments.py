@@ -28,6 +28,7 @@ from billing.services import card_payments, cards, credit, refunds
 from billing.services.card_payments import Share
 from tests.factories import NOW
 from tests.fake_gateway import DECLINES, THREE_D_SECURE, FakeGateway
+from tests.helpers import record_statements
 from tests.money_back import (
     RefundingFakeGateway,
     card_overtaken_by_a_check,
@@ -400,6 +401,22 @@ def test_a_card_payment_beyond_what_is_still_owed_becomes_account_credit(session
     # The customer's next invoice is paid from that credit when it is finalized.
     following = make.invoice(session.get(Account, invoice.account_id))
     assert following.amount_due_minor == following.total_minor - 1000
+
+
+def test_following_up_a_plain_success_sends_no_query(session, make, gateway):
+    """Every payment webhook follows up; with nothing to do that must cost nothing."""
+    invoice = make.invoice()
+    account = session.get(Account, invoice.account_id)
+    card = saved_card(session, gateway, account)
+    payment = pay(session, gateway, account, [Share(invoice.id, invoice.total_minor)], card)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert not session.in_transaction()  # so any query would check a connection out
+    with record_statements(session.get_bind()) as statements:
+        done = card_payments.follow_up(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert done == [] and statements == [], statements
+    with record_statements(session.get_bind()) as locked:  # the recorder does see queries
+        refunds.refund_overflow(session, gateway, payment_id=payment.id, now=NOW, actor="t")
+    assert any("FROM payments" in statement for statement in locked)
 
 
 def test_with_credit_turned_off_the_overflow_goes_back_to_the_card_once(session, make, gateway):
