@@ -273,9 +273,10 @@ def charge_payment(
     Safe to run twice: a payment that is no longer pending is left alone, and one whose
     charge was already requested is looked up at the processor by its metadata first (and
     charged only if the processor has never seen it, with the same idempotency key).
-    Raises PaymentDeclined (after recording the failure), GatewayRetryable (the outcome is
-    unknown; the payment stays pending for reconciliation), GatewayPermanent (recorded as a
-    failure). Commits."""
+    Every recorded outcome is followed up (follow_up: a failed payment's new card removed, an
+    overflow refunded). Raises PaymentDeclined (after recording the failure), GatewayRetryable
+    (the outcome is unknown; the payment stays pending for reconciliation), GatewayPermanent
+    (recorded as a failure). Commits."""
     payment = _lock_payment(session, payment_id)
     if payment.status != PaymentStatus.PENDING:
         session.rollback()
