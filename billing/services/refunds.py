@@ -368,12 +368,12 @@ def refund_overflow(
     payment = _lock_payment(session, payment_id)
     amount = 0
     if _is_card(payment) and payment.status == PaymentStatus.SUCCEEDED and payment.overflow_minor:
-        granted, _ = _credit_of(session, payment)
-        capacity = _capacity(session, payment)
-        refunded_unapplied = _refunded_unapplied(session, payment)
-        pending = _pending_total(session, payment.id)
-        left_after_pending = capacity.unapplied - max(0, pending - capacity.from_credit)
+        granted, taken = _credit_of(session, payment)
         if granted == 0:
+            capacity = _capacity(session, payment)
+            pending = _pending_total(session, payment.id)
+            left_after_pending = capacity.unapplied - max(0, pending - capacity.from_credit)
+            refunded_unapplied = _refunded_unapplied(session, payment, credit_taken=taken)
             amount = min(left_after_pending, payment.overflow_minor - refunded_unapplied)
     if amount <= 0:
         session.rollback()
@@ -390,16 +390,16 @@ def refund_overflow(
     )
 
 
-def _refunded_unapplied(session: Session, payment: Payment) -> int:
-    """What the payment's refunds took from its unapplied part (not invoices, not credit)."""
+def _refunded_unapplied(session: Session, payment: Payment, *, credit_taken: int) -> int:
+    """What the payment's refunds took from its unapplied part: not from invoices, and not the
+    `credit_taken` back from the credit it became (_credit_of)."""
     allocated_refunded = sum(
         a.amount_refunded_minor
         for a in session.scalars(
             _fresh(select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id))
         )
     )
-    _, taken = _credit_of(session, payment)
-    return max(0, payment.amount_refunded_minor - allocated_refunded - taken)
+    return max(0, payment.amount_refunded_minor - allocated_refunded - credit_taken)
 
 
 def _call_processor(
