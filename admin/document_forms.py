@@ -61,13 +61,7 @@ def parse_quantity(text: str) -> Decimal:
 
 def parse_amount(text: str, currency: str) -> int:
     """'1,250.50' -> 125050 in `currency`; raises ValueError with a message for people."""
-    try:
-        amount = Money.parse(text, currency).amount_minor
-    except ValueError as exc:
-        message = str(exc)
-        if "decimals" in message:
-            raise ValueError(message[0].upper() + message[1:] + ".") from None
-        raise ValueError("Enter an amount, e.g. 150.00.") from None
+    amount = Money.parse(text, currency).amount_minor
     if amount < 0:
         raise ValueError("Enter an amount that is not negative.")
     return amount

@@ -46,8 +46,7 @@ def parse_amount(field, currency: str) -> int | None:
     try:
         amount = Money.parse(field.data or "", currency).amount_minor
     except ValueError as exc:
-        message = str(exc) if "decimals" in str(exc) else "Enter an amount such as 125.00."
-        field.errors = [*field.errors, message]
+        field.errors = [*field.errors, str(exc)]
         return None
     return amount
 

@@ -109,16 +109,22 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """Parse '12.50' into Money, refusing more decimals than the currency has."""
+        """Parse '1,250.50' into Money, refusing more decimals than the currency has. Raises
+        ValueError whose message is a sentence for people, which every form shows as it is:
+        not an amount, too many decimals, or too large."""
+        places = exponent(currency)
         try:
             value = Decimal(str(text).strip().replace(",", ""))
         except ArithmeticError:
-            raise ValueError(f"{text!r} is not an amount") from None
+            value = Decimal("NaN")
         if not value.is_finite():
-            raise ValueError(f"{text!r} is not an amount")
-        if -value.as_tuple().exponent > exponent(currency):
-            raise ValueError(f"{currency} amounts have at most {exponent(currency)} decimals")
+            raise ValueError(f"Enter an amount such as {Decimal(125):.{places}f}.")
+        if -value.as_tuple().exponent > places:
+            raise ValueError(
+                f"{currency} amounts have "
+                + (f"at most {places} decimals." if places else "no decimals.")
+            )
         try:
             return cls(to_minor(value, currency), currency)
         except ArithmeticError:  # beyond Decimal's precision, e.g. 1e30
-            raise ValueError(f"{text!r} is too large an amount") from None
+            raise ValueError("That amount is too large.") from None

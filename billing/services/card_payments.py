@@ -1009,7 +1009,7 @@ def parse_shares(
         try:
             amount = Money.parse(text, invoice.currency).amount_minor
         except ValueError as exc:
-            errors[f"amount_{invoice.id}"] = f"Enter an amount like 120.50 ({exc})."
+            errors[f"amount_{invoice.id}"] = str(exc)
             continue
         shares.append(Share(invoice.id, amount))
     if errors:

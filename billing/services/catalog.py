@@ -142,7 +142,7 @@ def _prices(unsafe: Any, errors: dict[str, str]) -> dict[str, int]:
         try:
             amount = Money.parse(amount_text, currency).amount_minor
         except ValueError as exc:
-            errors[f"prices-{i}-amount"] = str(exc).capitalize() + "."
+            errors[f"prices-{i}-amount"] = str(exc)
             continue
         if not 0 <= amount <= MAX_UNIT_MINOR:
             errors[f"prices-{i}-amount"] = "Enter a price from zero up to a hundred million."

@@ -269,8 +269,7 @@ def amount_for(widget: PayWidget, unsafe_amount: str) -> int:
     try:
         amount = Money.parse(unsafe_amount or "", widget.currency).amount_minor
     except ValueError as exc:
-        detail = str(exc) if "decimals" in str(exc) else "Enter an amount such as 25.00."
-        raise ValidationFailed({"amount": detail}) from None
+        raise ValidationFailed({"amount": str(exc)}) from None
     low, high = widget.min_amount_minor, widget.max_amount_minor
     if not low <= amount <= high:
         raise ValidationFailed(

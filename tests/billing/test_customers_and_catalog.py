@@ -266,19 +266,21 @@ def test_products_with_a_price_per_currency(session):
         actor="t",
     )
     assert [(p.currency, p.unit_amount_minor) for p in changed.prices] == [("EUR", 1200)]
-    for prices, field in [
-        ([("ABC", "1")], "prices-0-currency"),
-        ([("USD", "1"), ("USD", "2")], "prices-1-currency"),
-        ([("JPY", "1.5")], "prices-0-amount"),
-        ([("USD", "-1")], "prices-0-amount"),
-        ([("USD", "1e30")], "prices-0-amount"),
+    for prices, field, message in [
+        ([("ABC", "1")], "prices-0-currency", "Enter a three-letter currency code."),
+        ([("USD", "1"), ("USD", "2")], "prices-1-currency", "USD has a price already."),
+        ([("JPY", "1.5")], "prices-0-amount", "JPY amounts have no decimals."),
+        ([("USD", "1.005")], "prices-0-amount", "USD amounts have at most 2 decimals."),
+        ([("USD", "ten")], "prices-0-amount", "Enter an amount such as 125.00."),
+        ([("USD", "-1")], "prices-0-amount", "Enter a price from zero up to a hundred million."),
+        ([("USD", "1e30")], "prices-0-amount", "That amount is too large."),
     ]:
         with pytest.raises(ValidationFailed) as failure:
             catalog.save_product(
                 session, product_id=None, values={"name": "X", "prices": prices}, now=NOW,
                 actor="t",
             )  # fmt: skip
-        assert field in failure.value.errors, failure.value.errors
+        assert failure.value.errors.get(field) == message, failure.value.errors
     with pytest.raises(ValidationFailed, match="tax rates"):
         catalog.save_product(
             session, product_id=None, values={"name": "X", "tax_rate_ids": ["999"]}, now=NOW,

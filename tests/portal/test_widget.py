@@ -88,7 +88,7 @@ def test_posting_needs_no_cookie_or_csrf_token_and_explains_mistakes(app, widget
     html = response.get_data(as_text=True)
     for message in [
         "Nothing was charged",
-        "Enter an amount such as 25.00.",
+        "Enter an amount such as 125.00.",
         "Say what the payment is for",
         "Enter an email address like you@example.com.",
     ]:
