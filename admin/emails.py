@@ -7,7 +7,7 @@ clickable by the `linkify` filter, so a demo's magic sign-in link is one click a
 
 import re
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from billing import admin_queries, queries
@@ -16,6 +16,14 @@ from web.extensions import db
 
 URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
+# An attachment of the log ({"kind", "id"}, see billing.services.emails) as the admin page
+# that renders the same document: its label and (endpoint, the endpoint's id argument).
+ATTACHMENT_PAGES = {
+    "invoice_pdf": ("Invoice PDF", "admin.invoice_pdf", "invoice_id"),
+    "credit_note_pdf": ("Credit note PDF", "admin.credit_note_pdf", "credit_note_id"),
+    "quote_pdf": ("Quote PDF", "admin.quote_pdf", "quote_id"),
+    "receipt_pdf": ("Receipt PDF", "admin.payment_receipt_pdf", "payment_id"),
+}
 
 
 def linkify(text: str | None) -> Markup:
@@ -33,6 +41,15 @@ def linkify(text: str | None) -> Markup:
     return Markup("").join(parts)
 
 
+def attachment_links(attachments: list[dict]) -> list[tuple[str, str]]:
+    """(label, URL of the same document in the admin) per attachment of an email."""
+    links = []
+    for attachment in attachments:
+        label, endpoint, argument = ATTACHMENT_PAGES[attachment["kind"]]
+        links.append((label, url_for(endpoint, **{argument: attachment["id"]})))
+    return links
+
+
 @staff_login_required
 def email_list():
     page = queries.email_page(
@@ -48,5 +65,6 @@ def email_show(email_id: int):
         "admin/emails/show.html",
         email=overview.email,
         account=overview.account,
+        attachments=attachment_links(overview.email.attachments or []),
         mail_from=current_app.extensions["paydesk.settings"].mail_from,
     )

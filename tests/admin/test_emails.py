@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from admin.emails import linkify
+from admin.emails import ATTACHMENT_PAGES, linkify
 from billing.models import Email, EmailStatus
 from billing.services import emails as email_service
 from tests.admin import sign_in_staff
@@ -109,3 +109,11 @@ def test_empty_state(admin_client):
 )
 def test_linkify(text, expected):
     assert str(linkify(text)) == expected
+
+
+def test_every_kind_of_attachment_links_to_its_document(app):
+    """The email log links each attachment to the admin page of the document it carries."""
+    assert set(ATTACHMENT_PAGES) == set(email_service.ATTACHMENT_RENDERERS)
+    endpoints = {rule.endpoint: rule.arguments for rule in app.url_map.iter_rules()}
+    for _label, endpoint, argument in ATTACHMENT_PAGES.values():
+        assert endpoints[endpoint] == {argument}, endpoint

@@ -261,6 +261,8 @@ def test_finalize_send_duplicate_void_and_delete(admin_client, make, session):
     email = session.scalars(select(Email).where(Email.template == "invoice")).one()
     assert "/pay/" in email.text_body
     assert email.attachments == [{"kind": "invoice_pdf", "id": draft.id}]
+    logged = admin_client.get(f"/admin/emails/{email.id}").get_data(as_text=True)
+    assert f'<a href="/admin/invoices/{draft.id}.pdf">Invoice PDF</a>' in logged
     copy = post_form(admin_client, f"{show}/duplicate", {}, form_path=show)
     assert re.fullmatch(r"/admin/invoices/\d+/edit", copy.headers["Location"])
     voided = post_form(admin_client, f"{show}/void", {}, form_path=show, follow_redirects=True)
