@@ -164,39 +164,52 @@ def _check_percent(value: Decimal | None) -> str | None:
     return None
 
 
-def _check_line(i: int, line: DraftLine, errors: dict[str, str]) -> None:
-    at = f"lines-{i}-"
+def line_problems(line: DraftLine) -> dict[str, str]:
+    """{field: message} for each problem of one line of an invoice, quote or order, the fields
+    named as DraftLine's: description, quantity, unit_amount_minor, discount, tax_rate (which
+    covers all of the line's taxes). Pure."""
+    problems: dict[str, str] = {}
     description = (line.description or "").strip()
     if not description:
-        errors[at + "description"] = "Describe what this line is for."
+        problems["description"] = "Describe what this line is for."
     elif len(description) > MAX_DESCRIPTION:
-        errors[at + "description"] = f"Use at most {MAX_DESCRIPTION} characters."
+        problems["description"] = f"Use at most {MAX_DESCRIPTION} characters."
     quantity = line.quantity
     if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
-        errors[at + "quantity"] = "The quantity must be more than zero."
+        problems["quantity"] = "The quantity must be more than zero."
     elif quantity > MAX_QUANTITY:
-        errors[at + "quantity"] = f"The quantity can be at most {MAX_QUANTITY:,}."
+        problems["quantity"] = f"The quantity can be at most {MAX_QUANTITY:,}."
     elif _places(quantity) > QUANTITY_PLACES:
-        errors[at + "quantity"] = f"Use at most {QUANTITY_PLACES} decimal places."
+        problems["quantity"] = f"Use at most {QUANTITY_PLACES} decimal places."
     if line.unit_amount_minor < 0:
-        errors[at + "unit_price"] = "The unit price cannot be negative."
+        problems["unit_amount_minor"] = "The unit price cannot be negative."
     elif line.unit_amount_minor > MAX_UNIT_MINOR:
-        errors[at + "unit_price"] = "The unit price is too large."
+        problems["unit_amount_minor"] = "The unit price is too large."
     if line.discount_percent is not None and line.discount_amount_minor:
-        errors[at + "discount"] = "Give the discount as a percent or as an amount, not both."
+        problems["discount"] = "Give the discount as a percent or as an amount, not both."
     elif message := _check_percent(line.discount_percent):
-        errors[at + "discount"] = message
+        problems["discount"] = message
     elif line.discount_amount_minor < 0:
-        errors[at + "discount"] = "A discount cannot be negative."
+        problems["discount"] = "A discount cannot be negative."
     taxes = len(line.tax_rate_ids) + len(line.taxes) + (1 if line.tax_rate else 0)
     if taxes > MAX_TAXES_PER_LINE:
-        errors[at + "taxes"] = f"A line has at most {MAX_TAXES_PER_LINE} taxes."
+        problems["tax_rate"] = f"A line has at most {MAX_TAXES_PER_LINE} taxes."
     elif len(set(line.tax_rate_ids)) != len(line.tax_rate_ids):
-        errors[at + "taxes"] = "Each tax can apply to a line once."
+        problems["tax_rate"] = "Each tax can apply to a line once."
     elif message := _check_percent(line.tax_rate) or next(
         (m for t in line.taxes if (m := _check_percent(t.percentage))), None
     ):
-        errors[at + "taxes"] = message
+        problems["tax_rate"] = message
+    return problems
+
+
+# line_problems' fields as the invoice and quote editors name them (`lines-2-unit_price`).
+_EDITOR_FIELDS = {"unit_amount_minor": "unit_price", "tax_rate": "taxes"}
+
+
+def _check_line(i: int, line: DraftLine, errors: dict[str, str]) -> None:
+    for name, message in line_problems(line).items():
+        errors[f"lines-{i}-{_EDITOR_FIELDS.get(name, name)}"] = message
 
 
 def _resolve_taxes(

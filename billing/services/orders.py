@@ -33,10 +33,9 @@ from billing.errors import Conflict, IdempotencyKeyReused, NotFound, ValidationF
 from billing.models import Account, ApiKey, Invoice, Order, OrderLine, OrderStatus
 from billing.money import check_currency
 from billing.services import conversions
-from billing.services.invoices import DraftLine
+from billing.services.invoices import MAX_UNIT_MINOR, DraftLine
 from billing.services.line_input import (
     MAX_DISCOUNT_MINOR,
-    MAX_UNIT_MINOR,
     check_discount,
     check_lines,
     check_memo,
@@ -216,8 +215,7 @@ def _lines(raw: Any, errors: dict[str, str]) -> list[DraftLine]:
         if quantity is not None and unit is not None and tax_rate is not None:
             parsed.append(DraftLine(description or "-", quantity, unit, tax_rate))
     if not errors:
-        for field, message in check_lines(parsed).items():
-            errors[field.replace(".unit_amount", ".unit_amount_minor")] = message
+        errors |= check_lines(parsed)
     return parsed
 
 
