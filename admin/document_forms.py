@@ -33,7 +33,7 @@ from wtforms.validators import Length
 from admin.forms import COMMON_CURRENCIES
 from billing.models import Product, TaxRate
 from billing.money import Money, check_currency
-from billing.services.invoices import MAX_LINES, DraftLine, DraftTax
+from billing.services.invoices import MAX_LINES, DraftLine, DraftTax, check_line
 
 BLANK_ROWS = 3
 ADD_ROWS = 5
@@ -282,10 +282,11 @@ class DocumentForm(FlaskForm):
             line_form = entry.form
             if line_form.is_blank():
                 continue
-            line = self._line(row, line_form, currency, errors)
-            if line is not None:
-                lines.append(line)
+            lines.append(self._line(row, line_form, currency, errors))
             rows.append(row)
+        if errors:  # the service will not see these lines: report their other problems now
+            for row, line in zip(rows, lines, strict=True):
+                check_line(row, line, errors)
         if len(rows) > MAX_LINES:
             errors["lines"] = f"Use at most {MAX_LINES} lines."
         elif not rows:
@@ -297,9 +298,10 @@ class DocumentForm(FlaskForm):
         """The subclass's own values; problems go into `errors`."""
         return {}
 
-    def _line(self, row: int, form: LineForm, currency: str, errors) -> DraftLine | None:
+    def _line(self, row: int, form: LineForm, currency: str, errors) -> DraftLine:
+        """The row as a DraftLine; a value that cannot be read gets its message in `errors`
+        and a harmless stand-in in the line (so its other values can still be checked)."""
         at = f"lines-{row}-"
-        before = len(errors)
         product = self.products.get(form.product.data or "")
         if form.product.data and product is None:
             errors[at + "product"] = "Choose a product from the catalog."
@@ -314,6 +316,7 @@ class DocumentForm(FlaskForm):
             else:
                 price_text = f"{Money(price, currency).major:f}"
             taxes = taxes or [str(t.id) for t in product.tax_rates if t.is_active]
+        quantity = Decimal(1)
         try:
             quantity = parse_quantity(form.quantity.data)
         except ValueError as exc:
@@ -324,6 +327,7 @@ class DocumentForm(FlaskForm):
                 unit = parse_amount(price_text, currency)
             except ValueError as exc:
                 errors[at + "unit_price"] = "Enter a unit price." if not price_text else str(exc)
+        discount_percent, discount_minor = None, 0
         try:
             discount_percent, discount_minor = parse_discount(form.discount.data, currency)
         except ValueError as exc:
@@ -334,12 +338,11 @@ class DocumentForm(FlaskForm):
                 errors[at + "taxes"] = "Choose tax rates from the list."
             else:
                 tax_ids.append(int(tax))
+        named = []
         try:
             named = form.named()
         except (ValueError, ArithmeticError):
             errors[at + "taxes"] = "These taxes could not be read; choose them again."
-        if len(errors) > before:
-            return None
         return DraftLine(
             description=description,
             quantity=quantity,

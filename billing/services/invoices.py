@@ -207,9 +207,11 @@ def line_problems(line: DraftLine) -> dict[str, str]:
 _EDITOR_FIELDS = {"unit_amount_minor": "unit_price", "tax_rate": "taxes"}
 
 
-def _check_line(i: int, line: DraftLine, errors: dict[str, str]) -> None:
+def check_line(i: int, line: DraftLine, errors: dict[str, str]) -> None:
+    """Add line `i`'s problems to `errors` under the editors' field names, keeping a message
+    already there (the editor's own, for a value it could not read). Pure."""
     for name, message in line_problems(line).items():
-        errors[f"lines-{i}-{_EDITOR_FIELDS.get(name, name)}"] = message
+        errors.setdefault(f"lines-{i}-{_EDITOR_FIELDS.get(name, name)}", message)
 
 
 def _resolve_taxes(
@@ -289,7 +291,7 @@ def check_document(
         errors["lines"] = f"Use at most {MAX_LINES} lines."
         lines = []
     for i, line in enumerate(lines):
-        _check_line(i, line, errors)
+        check_line(i, line, errors)
     taxes = _resolve_taxes(session, lines, errors)
     _check_products(session, lines, errors)
     if discount_percent is not None and discount_minor:

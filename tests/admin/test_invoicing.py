@@ -162,6 +162,28 @@ def test_bad_input_gets_a_message_beside_its_field_and_saves_nothing(
     assert count(session, Invoice) == 0
 
 
+def test_every_problem_of_the_lines_is_shown_at_once(admin_client, make, session):
+    """A value the editor cannot read does not hide the lines' other problems: staff fix the
+    form in one pass, and nothing is saved."""
+    account = make.account()
+    data = editor_data(account.id, **{
+        "lines-0-description": "Hours", "lines-0-quantity": "-2", "lines-0-unit_price": "abc",
+        "lines-1-description": "", "lines-1-quantity": "0", "lines-1-unit_price": "5",
+    })  # fmt: skip
+    response = post_form(admin_client, "/admin/invoices/new", data, form_path="/admin/invoices/new")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field, message in [
+        ("lines-0-quantity", "The quantity must be more than zero."),
+        ("lines-0-unit_price", "Enter an amount such as 125.00."),
+        ("lines-1-quantity", "The quantity must be more than zero."),
+        ("lines-1-description", "Describe what this line is for."),
+    ]:
+        error = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', html)
+        assert error and message in error.group(1), (field, error and error.group(1))
+    assert count(session, Invoice) == 0
+
+
 def test_a_thousand_lines_are_refused(admin_client, make, session):
     account = make.account()
     lines = {}
