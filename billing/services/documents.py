@@ -13,6 +13,8 @@ from billing.documents.pdf import (
     render_quote_pdf,
     render_receipt_pdf,
 )
+from billing.errors import NotFound
+from billing.models import PaymentStatus
 from billing.services import emails
 
 
@@ -30,8 +32,11 @@ def invoice_pdf(session: Session, *, invoice_id: int, account_id: int | None) ->
 
 
 def receipt_pdf(session: Session, *, payment_id: int, account_id: int | None) -> tuple[str, bytes]:
-    """(filename, PDF bytes) of a payment receipt; raises NotFound outside `account_id`."""
+    """(filename, PDF bytes) of a payment receipt; raises NotFound outside `account_id`, and
+    for a payment that did not (or not yet) succeed: a receipt says the money was received."""
     payment = queries.get_payment(session, payment_id=payment_id, account_id=account_id)
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise NotFound(f"receipt of payment {payment_id} ({payment.status})")
     data = render_receipt_pdf(
         payment,
         account=queries.get_account(session, payment.account_id),

@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from billing import audit
+from billing.models import PaymentStatus
 from billing.services import invoices as invoice_service
 from tests.admin import sign_in_staff
 from tests.factories import NOW
@@ -151,6 +152,17 @@ def test_payments_list_detail_and_receipt(admin_client, make, session):
         pdf.status_code == 200
         and payment.receipt_number in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
     )
+
+
+def test_a_failed_payment_has_no_receipt(admin_client, make, session):
+    """Only money received has a receipt: a declined attempt is shown as attempted."""
+    payment = make.payment(make.invoice(make.account()), 5000)
+    payment.status, payment.failure_message = PaymentStatus.FAILED, "Your bank declined the card."
+    session.commit()
+    detail = admin_client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+    assert "Attempted " in detail and "Your bank declined the card." in detail
+    assert "Download receipt" not in detail and "Received " not in detail
+    assert admin_client.get(f"/admin/payments/{payment.id}/receipt.pdf").status_code == 404
 
 
 def test_payments_empty_state(admin_client):

@@ -159,6 +159,12 @@ def test_a_declined_card_shows_the_reason_and_changes_nothing(
     api = stripe_client(localstripe.base_url)
     detached = api.v1.payment_methods.retrieve(card.processor_payment_method_id).to_dict()
     assert detached.get("customer") is None
+    # The attempt is listed as a payment that failed, not as a receipt of money received.
+    page = client.get(f"/payments/{payment.id}").get_data(as_text=True)
+    assert f"Payment {payment.receipt_number}" in page and "Attempted " in page
+    assert "did not go through" in page and "Nothing was charged." in page
+    assert "Receipt R-" not in page and "Received " not in page and "Applied to" not in page
+    assert client.get(f"/payments/{payment.id}/receipt.pdf").status_code == 404
 
 
 def test_a_saved_card_that_is_declined_stays_saved(client, make, session, customer, localstripe):
