@@ -29,7 +29,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     smtp_url: str | None = None
-    mail_from: str = "Paydesk <billing@paydesk.test>"
+    mail_from: str = "billing@paydesk.test"  # sent under the company's name (emails.sender)
     base_url: str = "http://127.0.0.1:5000"
     queue_name: str = "paydesk"
     session_hours: int = 12

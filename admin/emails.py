@@ -11,6 +11,7 @@ from flask import current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from billing import admin_queries, queries
+from billing.services.emails import sender
 from web.auth import staff_login_required
 from web.extensions import db
 
@@ -66,5 +67,5 @@ def email_show(email_id: int):
         email=overview.email,
         account=overview.account,
         attachments=attachment_links(overview.email.attachments or []),
-        mail_from=current_app.extensions["paydesk.settings"].mail_from,
+        mail_from=sender(db.session, current_app.extensions["paydesk.settings"].mail_from),
     )

@@ -13,8 +13,9 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import outbox
+from billing import outbox, queries
 from billing.formatting import format_day, format_money
 from billing.models import Email, EmailStatus
 
@@ -157,9 +158,23 @@ def _record_failure(session: Session, email_id: int, exc: Exception) -> None:
     log.warning("email %s attempt %s failed: %s", email_id, email.attempts, email.last_error)
 
 
+def sender(session: Session, mail_from: str) -> str:
+    """The From header: PAYDESK_MAIL_FROM as it is when it names a sender ("Billing
+    <billing@example.com>") or no company is saved yet, else its address under the company's
+    name, so customers see who bills them ("Northwind Studio <billing@example.com>"), as
+    Stripe's own emails do. Reads the company settings."""
+    name, address = parseaddr(mail_from)
+    if name or not address:
+        return mail_from
+    company = queries.company(session)
+    if company.id is None or not company.name.strip():
+        return mail_from
+    return str(Address(display_name=company.name.strip(), addr_spec=address))
+
+
 def _build_message(session: Session, email: Email, mail_from: str, now: datetime) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = mail_from
+    message["From"] = sender(session, mail_from)
     message["To"] = email.to_address
     if email.cc:
         message["Cc"] = email.cc

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from admin.emails import ATTACHMENT_PAGES, linkify
-from billing.models import Email, EmailStatus
+from billing.models import CompanySettings, Email, EmailStatus
 from billing.services import emails as email_service
 from tests.admin import sign_in_staff
 from tests.factories import NOW
@@ -21,6 +21,7 @@ def admin_client(client, make):
 
 
 def test_a_magic_link_request_is_logged_and_its_link_is_clickable(client, make, session):
+    session.add(CompanySettings(id=1, name="Northwind Studio", default_currency="USD"))
     customer = make.portal_user(make.account(name="Acme Corp"), password=None)
     assert post_form(client, "/login/link", {"email": customer.email}).status_code == 302
     sign_in_staff(client, make)
@@ -38,7 +39,7 @@ def test_a_magic_link_request_is_logged_and_its_link_is_clickable(client, make, 
     assert f">{link.group(1)}</a>" in detail  # the visible text is the link too
     assert 'class="email-body"' in detail and "one-time sign-in link" in detail
     assert f'<a href="/admin/customers/{customer.account_id}">Acme Corp</a>' in detail
-    for header in [customer.email, email.subject, "Paydesk &lt;billing@paydesk.test&gt;"]:
+    for header in [customer.email, email.subject, "Northwind Studio &lt;billing@paydesk.test&gt;"]:
         assert header in detail, header
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from billing.clock import utcnow
-from billing.models import Email, EmailStatus
+from billing.models import CompanySettings, Email, EmailStatus
 from billing.services import emails
 from tests.conftest import free_port
 from tests.factories import NOW
@@ -69,6 +69,25 @@ def test_message_has_both_parts_and_right_headers(quiet_session, smtp):
     assert (row.status, row.attempts, row.sent_at, row.last_error) == (
         EmailStatus.SENT, 1, NOW, ""
     )
+
+
+def test_a_bare_address_is_sent_under_the_company_name(quiet_session, smtp):
+    """PAYDESK_MAIL_FROM without a name: customers see the business that bills them (quoted
+    and encoded as RFC 5322 wants it); before any company is saved, the bare address."""
+    smtp_url, mailbox = smtp
+    email = queued(quiet_session)
+    emails.send_email(quiet_session, email_id=email.id, smtp_url=smtp_url,
+                      mail_from="billing@paydesk.test", now=NOW)  # fmt: skip
+    quiet_session.add(CompanySettings(id=1, name="Müller & Söhne, GmbH", default_currency="EUR"))
+    quiet_session.commit()
+    email = queued(quiet_session)
+    emails.send_email(quiet_session, email_id=email.id, smtp_url=smtp_url,
+                      mail_from="billing@paydesk.test", now=NOW)  # fmt: skip
+    first, second = mailbox.messages
+    assert first["From"] == "billing@paydesk.test"
+    assert second["From"].addresses[0].display_name == "Müller & Söhne, GmbH"
+    assert second["From"].addresses[0].addr_spec == "billing@paydesk.test"
+    assert emails.sender(quiet_session, MAIL_FROM) == MAIL_FROM  # a name of its own is kept
 
 
 def test_invoice_pdf_attachment_arrives(quiet_session, make, smtp):
